@@ -1,0 +1,30 @@
+# The front door: `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+# The host, the HTTP API host and every built-in plugin, each its own distribution.
+DISTS   = . $(patsubst %/pyproject.toml,%,$(wildcard http/pyproject.toml plugins/*/pyproject.toml))
+STAMP   = $(VENV)/.installed
+
+.PHONY: install run test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(wildcard http/pyproject.toml plugins/*/pyproject.toml)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "wazuhd needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
+	$(BIN)/python -m pip install --quiet $(foreach d,$(DISTS),-e '$(d)[test]')
+	touch $(STAMP)
+
+run: install
+	$(BIN)/wazuhd start
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""An example of a third-party wazuhd plugin: one of every hook."""

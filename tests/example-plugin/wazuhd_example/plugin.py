@@ -1,0 +1,127 @@
+"""Hook implementations of the example plugin: one of each hook the host offers."""
+
+import trio
+
+from wazuhd import hookimpl
+from wazuhd.cli import CliCommand
+from wazuhd.config import ConfigSection
+from wazuhd.daemon import Service
+from wazuhd.errors import WazuhError, register_codes
+from wazuhd.sockets import SocketCommand
+from wazuhd.store import Migration
+
+INVALID_NAME = 9901
+register_codes({INVALID_NAME: {"message": "Invalid name for the example greeting",
+                               "remediation": "Send a string parameter 'name'"}})
+
+SECTION = ConfigSection("example", description="The example plugin.", schema={
+    "type": "object",
+    "properties": {
+        "greeting": {"type": "string", "default": "hello",
+                     "description": "What the greet command answers."},
+        "consume_events": {"type": "boolean", "default": False,
+                           "description": "Take over the event channel."},
+        "tick": {"type": "number", "exclusiveMinimum": 0, "default": 0.05},
+    },
+})
+
+
+@hookimpl
+def wazuhd_config_schema():
+    return SECTION
+
+
+@hookimpl
+def wazuhd_db_migrations():
+    return [
+        Migration("example", "example-0001-notes",
+                  sql="CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL);"),
+        Migration("example", "example-0002-seed",
+                  apply=lambda conn: conn.execute("INSERT INTO notes (text) VALUES ('first')")),
+    ]
+
+
+class State:
+    ticks = 0
+    events: list = []
+
+
+@hookimpl
+def wazuhd_startup(ctx):
+    ctx.announce("example", f"greeting {ctx.config['example']['greeting']!r}")
+    ctx.add_counters("example", lambda: {"ticks": State.ticks, "events": len(State.events)})
+
+
+@hookimpl
+def wazuhd_shutdown(ctx):
+    (ctx.home.root / "example-shutdown").write_text("clean\n")
+
+
+@hookimpl
+def wazuhd_services(ctx):
+    async def ticker(task_status=trio.TASK_STATUS_IGNORED):
+        task_status.started()
+        while True:
+            State.ticks += 1
+            await trio.sleep(ctx.config["example"]["tick"])
+
+    async def crasher(task_status=trio.TASK_STATUS_IGNORED):
+        task_status.started()
+        raise RuntimeError("this service always fails")
+
+    return [Service("ticker", ticker), Service("crasher", crasher)]
+
+
+async def greet(ctx, request):
+    name = request.parameters.get("name")
+    if not isinstance(name, str):
+        raise WazuhError(INVALID_NAME, f"got {name!r}")
+    rows = await ctx.store.db("example").fetchall("SELECT text FROM notes")
+    return {"greeting": f"{ctx.config['example']['greeting']}, {name}",
+            "notes": [row["text"] for row in rows]}
+
+
+async def boom(ctx, request):
+    raise ZeroDivisionError("boom on purpose")
+
+
+async def echo(ctx, request):
+    return request.parameters
+
+
+@hookimpl
+def wazuhd_socket_commands():
+    return [
+        SocketCommand("example", "greet", greet, "Greet someone."),
+        SocketCommand("example", "boom", boom, "Fail on purpose."),
+        SocketCommand("example", "echo", echo, "Return the parameters."),
+    ]
+
+
+@hookimpl
+def wazuhd_event_consumer(ctx):
+    if not ctx.config["example"]["consume_events"]:
+        return None
+
+    async def consume(receive_channel, task_status=trio.TASK_STATUS_IGNORED):
+        task_status.started()
+        async with receive_channel:
+            async for event in receive_channel:
+                State.events.append(event)
+                log_path = ctx.home.root / "example-events"
+                with log_path.open("a") as out:
+                    out.write(f"{event.queue}|{event.location}|{event.message}\n")
+
+    return consume
+
+
+@hookimpl
+def wazuhd_cli_commands():
+    def configure(parser):
+        parser.add_argument("name")
+
+    def run(args):
+        print(f"hello from the example plugin, {args.name}")
+        return 0
+
+    return [CliCommand("example-hello", "say hello (example plugin)", configure, run)]

@@ -1,0 +1,5 @@
+import sys
+
+from wazuhd.cli import main
+
+sys.exit(main())

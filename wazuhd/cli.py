@@ -1,0 +1,195 @@
+"""The ``wazuhd`` command. Plugins add subcommands through ``wazuhd_cli_commands``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import wazuhd
+from wazuhd import daemon
+from wazuhd.config import ConfigError
+from wazuhd.home import Home
+from wazuhd.plugins import PluginHost, make_plugin_host
+from wazuhd.sockets import SocketClient
+
+# LSB exit codes for "status".
+STATUS_NOT_RUNNING = 3
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """A ``wazuhd NAME`` subcommand.
+
+    ``configure(parser)`` adds its arguments (and nested subparsers if it
+    wants them); ``run(args)`` does the work and returns the exit code.
+    ``args.home`` is always set (``--home``, else ``$WAZUHD_HOME``, else
+    ``./var/wazuhd``).
+    """
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _home_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                        help="wazuhd home (default: $WAZUHD_HOME, else ./var/wazuhd)")
+    return parent
+
+
+# -- the host's commands ------------------------------------------------------------
+
+
+def _configure_start(parser):
+    parser.add_argument("--daemon", action="store_true",
+                        help="detach: double fork, write the pidfile, log to logs/")
+
+
+def _run_start(args) -> int:
+    home = Home.at(args.home)
+    try:
+        return daemon.start(home, daemonize=args.daemon)
+    except (daemon.StartError, ConfigError) as exc:
+        print(f"wazuhd: cannot start: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_stop(args) -> int:
+    stopped, message = daemon.stop(Home.at(args.home), timeout=args.timeout)
+    print(message, file=sys.stdout if stopped else sys.stderr)
+    return 0 if stopped else 1
+
+
+def _configure_stop(parser):
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds to wait for the daemon to exit (default 10)")
+
+
+def _query_control(home: Home, command: str) -> dict:
+    with SocketClient(home.socket(daemon.CONTROL_SOCKET), timeout=5) as client:
+        return client.request(command)
+
+
+def _configure_json(parser):
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _run_status(args) -> int:
+    home = Home.at(args.home)
+    pid = daemon.running_pid(home)
+    if pid is None:
+        print(f"wazuhd is not running (home {home.root})")
+        return STATUS_NOT_RUNNING
+    try:
+        status = _query_control(home, "status")
+    except OSError as exc:
+        print(f"wazuhd is running (pid {pid}) but its control socket does not answer: {exc}")
+        return 1
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"wazuhd {status['version']} is running (pid {status['pid']}, "
+          f"up {_duration(status['uptime'])}, home {status['home']})")
+    loaded = [p["name"] for p in status["plugins"] if not p["error"]]
+    print(f"  plugins: {', '.join(loaded)}")
+    for plugin in status["plugins"]:
+        if plugin["error"]:
+            print(f"  FAILED plugin {plugin['name']}: {plugin['error']}")
+    for name, sock in sorted(status["sockets"].items()):
+        print(f"  socket {name}: {sock['path']}")
+    for name, service in sorted(status["services"].items()):
+        error = f" ({service['error']})" if service["error"] else ""
+        print(f"  service {name}: {service['status']}{error}")
+    for name, counters in sorted(status["counters"].items()):
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(counters.items())) or "-"
+        print(f"  counters {name}: {shown}")
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    return (f"{days}d " if days else "") + time.strftime("%H:%M:%S", time.gmtime(rest))
+
+
+def _run_plugins(args) -> int:
+    home = Home.at(args.home)
+    report = {p["name"]: p for p in args.plugin_host.report()}
+    if daemon.running_pid(home) is not None:
+        # The running daemon knows about failures that happened at run time.
+        try:
+            for plugin in _query_control(home, "status")["plugins"]:
+                report[plugin["name"]] = plugin
+        except OSError:
+            pass
+    rows = [report[name] for name in sorted(report)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        state = f"FAILED: {row['error']}" if row["error"] else "ok"
+        print(f"{row['name']} {row['version']} ({row['distribution']}) {state}")
+        if row["hooks"]:
+            print(f"    hooks: {', '.join(row['hooks'])}")
+    return 1 if any(row["error"] for row in rows) else 0
+
+
+HOST_COMMANDS = [
+    CliCommand("start", "run the daemon (foreground unless --daemon)", _configure_start,
+               _run_start),
+    CliCommand("stop", "stop the daemon running on the home", _configure_stop, _run_stop),
+    CliCommand("status", "is the daemon running; its plugins, sockets, services",
+               _configure_json, _run_status),
+    CliCommand("plugins", "installed plugins: version, distribution, hooks, load errors",
+               _configure_json, _run_plugins),
+]
+
+
+# -- assembling the parser --------------------------------------------------------------
+
+
+def build_parser(plugin_host: PluginHost) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wazuhd", description=wazuhd.__doc__)
+    parser.add_argument("--version", action="version", version=f"wazuhd {wazuhd.__version__}")
+    parser.add_argument("--home", metavar="DIR", default=None,
+                        help="wazuhd home (default: $WAZUHD_HOME, else ./var/wazuhd)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parent = _home_parent()
+    seen: set[str] = set()
+    commands = [("core", command) for command in HOST_COMMANDS]
+    commands += plugin_host.collect("wazuhd_cli_commands")
+    for plugin, command in commands:
+        if not isinstance(command, CliCommand) or command.name in seen:
+            plugin_host.fail(plugin, f"invalid or duplicate CLI command {command!r}")
+            continue
+        seen.add(command.name)
+        sub = subparsers.add_parser(command.name, help=command.help, parents=[parent],
+                                    description=command.help)
+        command.configure(sub)
+        sub.set_defaults(_run=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    plugin_host = make_plugin_host()
+    for info in plugin_host.report():
+        if info["error"] and not (argv or sys.argv[1:])[:1] == ["plugins"]:
+            print(f"wazuhd: warning: plugin {info['name']} failed to load: {info['error']}",
+                  file=sys.stderr)
+    parser = build_parser(plugin_host)
+    args = parser.parse_args(argv)
+    if not hasattr(args, "_run"):
+        parser.print_help()
+        return 2
+    args.plugin_host = plugin_host
+    return args._run(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
