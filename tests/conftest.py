@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,3 +88,25 @@ def daemon_factory(home):
     yield make
     for daemon in daemons:
         daemon.kill()
+
+
+@pytest.fixture(scope="session")
+def example_plugin_path(tmp_path_factory) -> Path:
+    """The example third-party plugin, installed with pip into its own target folder.
+
+    Put the returned folder on PYTHONPATH to make the plugin visible to a
+    daemon (its entry point is found through the installed dist-info); the
+    project's venv stays as it was.
+    """
+    source = tmp_path_factory.mktemp("example-src") / "wazuhd-example"
+    shutil.copytree(REPO / "tests" / "example-plugin", source)
+    target = tmp_path_factory.mktemp("example-site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--target", str(target), str(source)],
+                   check=True, capture_output=True)
+    return target
+
+
+@pytest.fixture
+def example_env(example_plugin_path) -> dict:
+    return {"PYTHONPATH": str(example_plugin_path)}

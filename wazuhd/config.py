@@ -187,14 +187,15 @@ def _render(schema: dict, indent: int, lines: list[str]) -> None:
 def commented_defaults(sections: Iterable[ConfigSection]) -> str:
     """The text of a fresh ``wazuhd.yaml``: every section, every default, commented out."""
     lines = [
-        "# wazuhd configuration.",
-        "# Every key below shows its default value. Uncomment a key (and its",
-        "# section line) to change it; anything not written keeps its default.",
+        "## wazuhd configuration.",
+        "## Every key below shows its default value. To change one, delete the",
+        "## leading '# ' of its line and of its section's line; anything not",
+        "## written keeps its default.",
     ]
     for section in sorted(sections, key=lambda s: s.name):
         lines.append("")
         if section.description:
-            lines.append(f"# {section.description}")
+            lines.append(f"## {section.description}")
         lines.append(f"# {section.name}:")
         _render(section.schema, 1, lines)
     return "\n".join(lines) + "\n"

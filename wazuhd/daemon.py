@@ -422,6 +422,14 @@ def _daemonize(home: Home) -> Callable[[str], None]:
     return ready
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def stop(home: Home, *, timeout: float = 10.0) -> tuple[bool, str]:
     """SIGTERM the daemon on ``home`` and wait until its lock is free."""
     pid = running_pid(home)
@@ -435,7 +443,7 @@ def stop(home: Home, *, timeout: float = 10.0) -> tuple[bool, str]:
         return False, f"wazuhd (pid {pid}) is gone"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if running_pid(home) is None:
+        if running_pid(home) is None and not _alive(pid):
             return True, f"wazuhd (pid {pid}) stopped"
         time.sleep(0.05)
     return False, f"wazuhd (pid {pid}) did not stop within {timeout:g} s"

@@ -1,0 +1,134 @@
+"""The daemon as a real process: start, status, refusal to start twice, clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+
+from conftest import DaemonProcess, wazuhd_command
+
+
+def test_start_creates_home_layout_and_commented_config(daemon_factory, home):
+    daemon = daemon_factory().start()
+    for sub in ("etc", "logs", "queue/sockets", "queue/db", "var/run"):
+        assert (home / sub).is_dir(), sub
+    config_text = (home / "etc" / "wazuhd.yaml").read_text()
+    assert "#   shutdown_timeout: 5" in config_text
+    # Every line is a comment or blank: the file changes nothing until edited.
+    assert all(not line or line.startswith("#") for line in config_text.splitlines())
+    assert int((home / "var/run/wazuhd.pid").read_text()) == daemon.proc.pid
+    daemon.terminate()
+
+
+def test_sigterm_stops_cleanly_within_five_seconds(daemon_factory, home):
+    daemon = daemon_factory().start()
+    sockets = home / "queue" / "sockets"
+    assert {"control", "queue"} <= {p.name for p in sockets.iterdir()}
+    for path in sockets.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o660, path
+    code, out, err, seconds = daemon.terminate()
+    assert code == 0, err
+    assert seconds < 5, f"stop took {seconds:.2f} s"
+    assert list(sockets.iterdir()) == []
+    assert not (home / "var/run/wazuhd.pid").exists()
+    assert "SIGTERM received" in (home / "logs" / "wazuhd.log").read_text()
+
+
+def test_sigint_stops_cleanly(daemon_factory):
+    daemon = daemon_factory().start()
+    daemon.proc.send_signal(2)
+    out, err = daemon.proc.communicate(timeout=10)
+    assert daemon.proc.returncode == 0, err
+
+
+def test_second_start_on_same_home_is_refused(daemon_factory, home):
+    first = daemon_factory().start()
+    second = subprocess.run(wazuhd_command("start", "--home", str(home)), capture_output=True,
+                            text=True, timeout=30)
+    assert second.returncode == 1
+    assert f"already running on {home}" in second.stderr
+    assert f"(pid {first.proc.pid})" in second.stderr
+    # The first one is unharmed.
+    assert first.request("control", "ping") == "pong"
+    first.terminate()
+
+
+def test_status_and_plugins_commands(daemon_factory, home):
+    daemon = daemon_factory()
+    stopped = daemon.cli("status")
+    assert stopped.returncode == 3 and "not running" in stopped.stdout
+    daemon.start()
+    status = daemon.cli("status")
+    assert status.returncode == 0, status.stderr
+    assert f"running (pid {daemon.proc.pid}" in status.stdout
+    assert "socket control" in status.stdout
+    as_json = json.loads(daemon.cli("status", "--json").stdout)
+    assert as_json["pid"] == daemon.proc.pid and as_json["uptime"] >= 0
+    assert "core" in [p["name"] for p in as_json["plugins"]]
+    plugins = daemon.cli("plugins")
+    assert plugins.returncode == 0
+    assert plugins.stdout.startswith("core 0.1.0 (wazuhd) ok")
+    daemon.terminate()
+
+
+def test_stop_command_and_daemon_mode(home):
+    env = dict(os.environ)
+    started = subprocess.run(wazuhd_command("start", "--daemon", "--home", str(home)),
+                             capture_output=True, text=True, timeout=30, env=env)
+    assert started.returncode == 0, started.stderr
+    assert "wazuhd 0.1.0 running" in started.stdout
+    pid = int((home / "var/run/wazuhd.pid").read_text())
+    os.kill(pid, 0)  # alive, detached from us
+    probe = DaemonProcess(home)
+    assert probe.request("control", "ping") == "pong"
+    stop = subprocess.run(wazuhd_command("stop", "--home", str(home)), capture_output=True,
+                          text=True, timeout=30)
+    assert stop.returncode == 0, stop.stderr
+    assert f"(pid {pid}) stopped" in stop.stdout
+    try:
+        os.kill(pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive
+    again = subprocess.run(wazuhd_command("stop", "--home", str(home)), capture_output=True,
+                           text=True, timeout=30)
+    assert again.returncode == 1 and "not running" in again.stderr
+
+
+def test_invalid_config_stops_the_start_with_file_key_and_expectation(home):
+    (home / "etc").mkdir(parents=True)
+    config = home / "etc" / "wazuhd.yaml"
+    config.write_text("sockets:\n  max_frame: lots\n")
+    result = subprocess.run(wazuhd_command("start", "--home", str(home)), capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 1
+    assert f"{config}: sockets.max_frame: expected integer, got 'lots'" in result.stderr
+    assert not (home / "var/run/wazuhd.pid").exists()
+
+
+def test_version_flag():
+    result = subprocess.run(wazuhd_command("--version"), capture_output=True, text=True)
+    assert result.stdout.strip() == "wazuhd 0.1.0"
+
+
+def test_home_defaults_to_environment_variable(tmp_path):
+    home = tmp_path / "from-env"
+    env = {**os.environ, "WAZUHD_HOME": str(home)}
+    result = subprocess.run(wazuhd_command("status"), capture_output=True, text=True, env=env)
+    assert f"home {home}" in result.stdout
+    started = time.monotonic()
+    daemon = DaemonProcess(home, {"WAZUHD_HOME": str(home)})
+    daemon.proc = subprocess.Popen(wazuhd_command("start"), env=daemon.env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not (home / "queue/sockets/control").exists():
+            assert time.monotonic() - started < 20, "daemon did not create its sockets"
+            time.sleep(0.05)
+        assert daemon.request("control", "ping") == "pong"
+    finally:
+        code, *_ = daemon.terminate()
+    assert code == 0

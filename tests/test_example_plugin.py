@@ -1,0 +1,101 @@
+"""A third-party plugin installed with pip works exactly like a built-in one."""
+
+from __future__ import annotations
+
+import http
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+from conftest import wazuhd_command
+from wazuhd.sockets import SocketReplyError, send_event
+
+
+def test_plugin_is_discovered_through_its_entry_point(daemon_factory, example_env):
+    daemon = daemon_factory(example_env)
+    result = daemon.cli("plugins", "--json")
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["example"]["distribution"] == "wazuhd-example"
+    assert rows["example"]["version"] == "1.2.3"
+    assert rows["example"]["error"] is None
+    assert "wazuhd_socket_commands" in rows["example"]["hooks"]
+
+
+def test_its_socket_command_config_section_store_and_services(daemon_factory, home, example_env):
+    (home / "etc").mkdir(parents=True)
+    (home / "etc" / "wazuhd.yaml").write_text("example:\n  greeting: bonjour\n")
+    daemon = daemon_factory(example_env).start()
+    assert daemon.request("example", "greet", {"name": "ana"}) == {
+        "greeting": "bonjour, ana", "notes": ["first"]}  # note seeded by its migration
+    with pytest.raises(SocketReplyError) as denied:
+        daemon.request("example", "greet", {"name": 7})
+    assert denied.value.code == 9901  # the plugin's own catalogued error
+    status = daemon.request("control", "status")
+    assert status["services"]["example.ticker"]["status"] == "running"
+    # A crashing service is reported and the daemon keeps serving.
+    crashed = status["services"]["example.crasher"]
+    assert crashed["status"] == "failed"
+    assert crashed["error"] == "RuntimeError: this service always fails"
+    assert status["counters"]["example"]["ticks"] > 0
+    assert daemon.request("control", "ping") == "pong"
+    code, out, err, _ = daemon.terminate()
+    assert code == 0
+    assert "greeting 'bonjour'" in out  # the plugin's line in the start banner
+    assert (home / "example-shutdown").read_text() == "clean\n"
+
+
+def test_migrations_run_once_per_home(daemon_factory, example_env):
+    first = daemon_factory(example_env).start()
+    first.terminate()
+    second = daemon_factory(example_env).start()
+    assert second.request("example", "greet", {"name": "x"})["notes"] == ["first"]
+    second.terminate()
+
+
+def test_its_config_errors_name_the_key(home, example_env):
+    (home / "etc").mkdir(parents=True)
+    (home / "etc" / "wazuhd.yaml").write_text("example:\n  greting: typo\n")
+    result = subprocess.run(wazuhd_command("start", "--home", str(home)), capture_output=True,
+                            text=True, timeout=30, env={**os.environ, **example_env})
+    assert result.returncode == 1
+    assert "example: unknown key 'greting' (expected one of: consume_events, greeting, tick)" \
+        in result.stderr
+
+
+def test_it_can_take_over_the_event_channel(daemon_factory, home, example_env):
+    (home / "etc").mkdir(parents=True)
+    (home / "etc" / "wazuhd.yaml").write_text("example:\n  consume_events: true\n")
+    daemon = daemon_factory(example_env).start()
+    send_event(daemon.socket("queue"), "1", "[001] (web) any->/var/log/a:b", "GET / 200")
+    daemon.terminate()
+    assert (home / "example-events").read_text() == "1|[001] (web) any->/var/log/a:b|GET / 200\n"
+
+
+def test_its_cli_command(example_env):
+    result = subprocess.run(wazuhd_command("example-hello", "zoe"), capture_output=True,
+                            text=True, env={**os.environ, **example_env})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello from the example plugin, zoe\n"
+
+
+def test_disabled_plugin_is_not_loaded(daemon_factory, home, example_env):
+    (home / "etc").mkdir(parents=True)
+    (home / "etc" / "wazuhd.yaml").write_text("plugins:\n  disabled: [example]\n")
+    daemon = daemon_factory(example_env).start()
+    status = daemon.request("control", "status")
+    assert "example" not in [p["name"] for p in status["plugins"]]
+    assert not daemon.socket("example").exists()
+    daemon.terminate()
+
+
+def test_python_can_still_import_stdlib_http():
+    """The ``http/`` folder of this repository must never shadow the standard library."""
+    assert http.__file__.startswith(sysconfig.get_paths()["stdlib"])
+    result = subprocess.run([sys.executable, "-c", "import http, http.client, sysconfig;"
+                             "print(http.__file__.startswith(sysconfig.get_paths()['stdlib']))"],
+                            capture_output=True, text=True)
+    assert result.stdout.strip() == "True"
