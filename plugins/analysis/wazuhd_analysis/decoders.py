@@ -1,0 +1,362 @@
+"""Wazuh decoders: loading from XML and decoding events.
+
+Decoding follows Wazuh's documented model: the first top-level decoder whose
+``program_name`` and ``prematch`` match owns the event; its children are then
+tried in order (the first child whose prematch matches, or that has none, is
+chosen); consecutive children with the same name are *siblings* whose regexes
+all run in turn, each extracting its fields.  A child reports its parent's
+name unless it sets ``use_own_name``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import RulesetError
+from .event import Event
+from .osregex import PatternError, compile_pattern
+from .plugin_decoders import PLUGIN_DECODERS
+from .xmlparse import Node, XMLSyntaxError, parse_xml_file
+
+__all__ = ["Decoder", "DecoderSet", "load_decoders"]
+
+OFFSETS = ("after_parent", "after_prematch", "after_regex")
+DECODER_TYPES = {
+    "syslog", "firewall", "ids", "web-log", "squid", "windows", "host-information",
+    "ossec", "json", "apache", "ossec_alert",
+}
+
+
+class Decoder:
+    __slots__ = (
+        "name", "own_name", "parent_name", "parent", "type", "program_name",
+        "prematch", "prematch_offset", "regex", "regex_offset", "order", "fts",
+        "ftscomment", "accumulate", "plugin", "plugin_name", "plugin_offset",
+        "json_null_field", "json_array_structure", "file", "line", "children",
+        "get_next", "use_own_name", "index", "type_set",
+    )
+
+    def __init__(self, name: str, file: str, line: int):
+        self.name = name
+        self.own_name = name
+        self.parent_name = None
+        self.parent = None
+        self.type = "syslog"
+        self.type_set = False
+        self.program_name = None
+        self.prematch = None
+        self.prematch_offset = None
+        self.regex = None
+        self.regex_offset = None
+        self.order: list[list[str]] = []
+        self.fts: list[str] = []
+        self.ftscomment = None
+        self.accumulate = False
+        self.plugin = None
+        self.plugin_name = None
+        self.plugin_offset = None
+        self.json_null_field = "empty"
+        self.json_array_structure = "csv"
+        self.file = file
+        self.line = line
+        self.children: list[Decoder] = []
+        self.get_next = False
+        self.use_own_name = False
+        self.index = 0
+
+    def __repr__(self) -> str:
+        return f"<Decoder {self.own_name!r} {os.path.basename(self.file)}:{self.line}>"
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name}
+        if self.parent is not None:
+            d["parent"] = self.parent.name
+        return d
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() in ("yes", "true", "1", "")
+
+
+def _parse_decoder(node: Node, file: str, variables: dict[str, str]) -> Decoder:
+    name = node.get("name")
+    if not name:
+        raise RulesetError("decoder without a name", file=file, line=node.line)
+    d = Decoder(name, file, node.line)
+    regex_parts: list[tuple[str, str | None, str | None, int]] = []
+    prematch_parts: list[tuple[str, str | None, str | None, int]] = []
+    for c in node.children:
+        text = c.text.strip() if c.tag not in ("regex", "prematch") else c.text
+        if c.tag in ("regex", "prematch"):
+            text = text.strip("\n\r\t ") if text.strip() else text
+            text = _subst_vars(text, variables)
+        tag = c.tag
+        try:
+            if tag == "parent":
+                d.parent_name = text
+            elif tag == "program_name":
+                d.program_name = compile_pattern(_subst_vars(text, variables), c.get("type"), "osmatch")
+            elif tag == "prematch":
+                prematch_parts.append((text, c.get("offset"), c.get("type"), c.line))
+            elif tag == "regex":
+                regex_parts.append((text, c.get("offset"), c.get("type"), c.line))
+            elif tag == "order":
+                d.order = [[n.strip() for n in f.split("|") if n.strip()] for f in text.split(",")]
+            elif tag == "type":
+                t = text.lower()
+                if t not in DECODER_TYPES:
+                    raise RulesetError(f"invalid decoder type {text!r}", file=file, line=c.line, decoder=name)
+                d.type = t
+                d.type_set = True
+            elif tag == "fts":
+                d.fts = [f.strip() for f in text.split(",") if f.strip()]
+            elif tag == "ftscomment":
+                d.ftscomment = text
+            elif tag == "accumulate":
+                d.accumulate = True
+            elif tag == "use_own_name":
+                d.use_own_name = _bool(text)
+            elif tag == "plugin_decoder":
+                fn = PLUGIN_DECODERS.get(text)
+                if fn is None:
+                    raise RulesetError(f"unknown plugin decoder {text!r}", file=file, line=c.line, decoder=name)
+                d.plugin = fn
+                d.plugin_name = text
+                d.plugin_offset = c.get("offset")
+                if d.plugin_offset and d.plugin_offset not in OFFSETS:
+                    raise RulesetError(f"invalid offset {d.plugin_offset!r}", file=file, line=c.line, decoder=name)
+            elif tag == "json_null_field":
+                if text not in ("discard", "empty", "string"):
+                    raise RulesetError(f"invalid json_null_field {text!r}", file=file, line=c.line, decoder=name)
+                d.json_null_field = text
+            elif tag == "json_array_structure":
+                if text not in ("array", "csv"):
+                    raise RulesetError(f"invalid json_array_structure {text!r}", file=file, line=c.line, decoder=name)
+                d.json_array_structure = text
+            elif tag in ("description", "info", "var"):
+                pass
+            else:
+                raise RulesetError(f"invalid decoder option <{tag}>", file=file, line=c.line, decoder=name)
+        except PatternError as exc:
+            raise RulesetError(str(exc), file=file, line=c.line, decoder=name) from exc
+    for parts, attr in ((prematch_parts, "prematch"), (regex_parts, "regex")):
+        if not parts:
+            continue
+        pattern = "".join(p[0] for p in parts)
+        offset = next((p[1] for p in parts if p[1]), None)
+        kind = next((p[2] for p in parts if p[2]), None)
+        if offset is not None and offset not in OFFSETS:
+            raise RulesetError(f"invalid offset {offset!r}", file=file, line=parts[0][3], decoder=name)
+        if attr == "prematch" and offset == "after_prematch":
+            raise RulesetError("prematch cannot use offset after_prematch", file=file, line=parts[0][3], decoder=name)
+        try:
+            matcher = compile_pattern(pattern, kind, "osregex")
+        except PatternError as exc:
+            raise RulesetError(str(exc), file=file, line=parts[0][3], decoder=name) from exc
+        setattr(d, attr, matcher)
+        setattr(d, attr + "_offset", offset)
+    if d.regex is not None and not d.order and d.plugin is None:
+        pass  # Wazuh accepts a regex without order (nothing is extracted)
+    return d
+
+
+def _subst_vars(text: str, variables: dict[str, str]) -> str:
+    if "$" not in text or not variables:
+        return text
+    for k in sorted(variables, key=len, reverse=True):
+        text = text.replace("$" + k, variables[k])
+    return text
+
+
+class DecoderSet:
+    """All decoders, ready to decode events."""
+
+    def __init__(self):
+        self.decoders: list[Decoder] = []  # every decoder in load order
+        self.top: list[Decoder] = []
+        self.by_name: dict[str, list[Decoder]] = {}
+        self._pname_cache: dict[str, list[Decoder]] = {}
+        self._nopname: list[Decoder] = []
+        self._with_pname: list[Decoder] = []
+
+    # -- loading --------------------------------------------------------
+    def add_file(self, path: str) -> None:
+        try:
+            roots = parse_xml_file(path)
+        except XMLSyntaxError as exc:
+            raise RulesetError(str(exc).split(": ", 1)[-1], file=path, line=exc.line) from exc
+        except OSError as exc:
+            raise RulesetError(f"cannot read decoder file: {exc}", file=path) from exc
+        variables: dict[str, str] = {}
+        for node in roots:
+            if node.tag == "var":
+                variables[node.get("name", "")] = node.text.strip()
+            elif node.tag == "decoder":
+                self._add(_parse_decoder(node, path, variables))
+            else:
+                raise RulesetError(f"invalid element <{node.tag}> in a decoder file", file=path, line=node.line)
+
+    def _add(self, d: Decoder) -> None:
+        d.index = len(self.decoders)
+        if d.parent_name:
+            parents = [p for p in self.by_name.get(d.parent_name, []) if p.parent is None]
+            if not parents:
+                raise RulesetError(
+                    f"parent decoder {d.parent_name!r} is not defined before it",
+                    file=d.file, line=d.line, decoder=d.own_name,
+                )
+            parent = parents[0]
+            d.parent = parent
+            if not d.use_own_name:
+                d.name = parent.name
+            if not d.type_set:
+                d.type = parent.type
+            kids = parent.children
+            if kids and kids[-1].own_name == d.own_name:
+                kids[-1].get_next = True
+            kids.append(d)
+        else:
+            if d.program_name is None and d.prematch is None and d.plugin is None:
+                raise RulesetError(
+                    "a decoder without a parent needs a program_name or a prematch",
+                    file=d.file, line=d.line, decoder=d.own_name,
+                )
+            self.top.append(d)
+        self.decoders.append(d)
+        self.by_name.setdefault(d.own_name, []).append(d)
+
+    def finish(self) -> None:
+        self._nopname = [d for d in self.top if d.program_name is None]
+        self._with_pname = [d for d in self.top if d.program_name is not None]
+        self._pname_cache.clear()
+
+    def names(self) -> set[str]:
+        return {d.name for d in self.decoders}
+
+    # -- decoding -------------------------------------------------------
+    def _candidates(self, pname: str | None) -> list[Decoder]:
+        if pname is None:
+            return self._nopname
+        c = self._pname_cache.get(pname)
+        if c is None:
+            c = [d for d in self._with_pname if d.program_name.search(pname)]
+            c.extend(self._nopname)
+            if len(self._pname_cache) > 20000:
+                self._pname_cache.clear()
+            self._pname_cache[pname] = c
+        return c
+
+    def decode(self, ev: Event) -> Decoder | None:
+        log = ev.log
+        for node in self._candidates(ev.program_name):
+            pmatch = 0
+            if node.prematch is not None:
+                r = node.prematch.execute(log)
+                if r is None:
+                    continue
+                pmatch = r[0]
+            ev.decoder = node
+            if not node.children:
+                if node.regex is not None:
+                    off = pmatch if node.regex_offset in ("after_prematch", "after_parent") else 0
+                    r = node.regex.execute(log[off:] if off else log)
+                    if r is not None:
+                        _set_fields(ev, node, r[1])
+                if node.plugin is not None:
+                    off = pmatch if node.plugin_offset else 0
+                    node.plugin(ev, node, log[off:] if off else log)
+                return node
+            self._decode_children(ev, node, log, pmatch)
+            return ev.decoder
+        return None
+
+    def _decode_children(self, ev: Event, parent: Decoder, log: str, pmatch: int) -> None:
+        kids = parent.children
+        n = len(kids)
+        i = 0
+        chosen = None
+        cmatch = pmatch
+        while i < n:
+            k = kids[i]
+            if k.program_name is not None and (ev.program_name is None or not k.program_name.search(ev.program_name)):
+                i = self._skip_siblings(kids, i)
+                continue
+            if k.prematch is not None:
+                if k.prematch_offset == "after_parent":
+                    base = pmatch
+                    r = k.prematch.execute(log[pmatch:] if pmatch else log)
+                else:
+                    base = 0
+                    r = k.prematch.execute(log)
+                if r is not None:
+                    chosen = k
+                    cmatch = base + r[0]
+                    break
+                i = self._skip_siblings(kids, i)
+                continue
+            chosen = k
+            cmatch = pmatch
+            break
+        if chosen is None:
+            return
+        ev.decoder = chosen
+        if chosen.plugin is not None:
+            off = cmatch if chosen.plugin_offset == "after_prematch" else (pmatch if chosen.plugin_offset == "after_parent" else 0)
+            chosen.plugin(ev, chosen, log[off:] if off else log)
+            return
+        regex_prev = None
+        k = chosen
+        while True:
+            if k.regex is None:
+                return
+            ro = k.regex_offset
+            if ro == "after_parent":
+                off = pmatch
+            elif ro == "after_prematch":
+                off = cmatch
+            elif ro == "after_regex":
+                off = cmatch if regex_prev is None else regex_prev
+            else:
+                off = 0
+            r = k.regex.execute(log[off:] if off else log)
+            if r is None:
+                if k.get_next and i + 1 < n:
+                    i += 1
+                    k = kids[i]
+                    continue
+                return
+            regex_prev = off + r[0]
+            _set_fields(ev, k, r[1])
+            if k.get_next and i + 1 < n:
+                i += 1
+                k = kids[i]
+                continue
+            return
+
+    @staticmethod
+    def _skip_siblings(kids: list[Decoder], i: int) -> int:
+        while i < len(kids) and kids[i].get_next:
+            i += 1
+        return i + 1
+
+
+def _set_fields(ev: Event, d: Decoder, groups) -> None:
+    order = d.order
+    if not order:
+        return
+    n = len(order)
+    for j, g in enumerate(groups):
+        if j >= n:
+            break
+        if g is None:
+            continue
+        for name in order[j]:
+            ev.set_field(name, g)
+
+
+def load_decoders(files: list[str]) -> DecoderSet:
+    ds = DecoderSet()
+    for f in files:
+        ds.add_file(f)
+    ds.finish()
+    return ds

@@ -1,0 +1,326 @@
+"""The analysis engine: a loaded ruleset plus per-session correlation state.
+
+``Ruleset.load(...)`` reads decoders, rules and lists (raising
+:class:`RulesetError` on any problem, so a caller can keep its old ruleset);
+``Engine(ruleset)`` processes events one at a time and returns the matched
+rule and the alert.  Several engines (logtest sessions) can share one ruleset.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import time as _time
+from collections import deque
+from dataclasses import dataclass, field
+
+from .alert import build_alert
+from .decoders import DecoderSet
+from .errors import RulesetError
+from .event import Event, predecode
+from .lists import ListRegistry
+from .rules import Condition, IPCondition, Rule, RuleSet
+
+__all__ = ["Ruleset", "Engine", "Result", "RulesetConfig"]
+
+# bounded memory: events remembered per correlated rule / group
+MAX_REMEMBERED = 2048
+MAX_FTS = 100_000
+
+
+@dataclass
+class RulesetConfig:
+    """Mirrors ossec.conf's <ruleset> block."""
+
+    decoder_dirs: list[str] = field(default_factory=list)
+    rule_dirs: list[str] = field(default_factory=list)
+    list_files: list[str] = field(default_factory=list)
+    decoder_files: list[str] = field(default_factory=list)
+    rule_files: list[str] = field(default_factory=list)
+    decoder_exclude: list[str] = field(default_factory=list)
+    rule_exclude: list[str] = field(default_factory=list)
+    list_dirs: list[str] = field(default_factory=list)
+
+
+def _xml_files(dirs: list[str], files: list[str], exclude: list[str]) -> list[str]:
+    out: list[str] = []
+    excl = set(exclude)
+    for d in dirs:
+        if not os.path.isdir(d):
+            raise RulesetError("directory does not exist", file=d)
+        for name in sorted(os.listdir(d)):
+            if not name.endswith(".xml"):
+                continue
+            p = os.path.join(d, name)
+            if name in excl or p in excl:
+                continue
+            out.append(p)
+    for f in files:
+        if os.path.basename(f) in excl or f in excl:
+            continue
+        out.append(f)
+    return out
+
+
+class Ruleset:
+    """An immutable, fully loaded ruleset."""
+
+    def __init__(self, decoders: DecoderSet, rules: RuleSet, lists: ListRegistry, sources: dict):
+        self.decoders = decoders
+        self.rules = rules
+        self.lists = lists
+        self.sources = sources
+        self.loaded_at = _time.time()
+        self._root_cache: dict = {}
+
+    @classmethod
+    def load(cls, config: RulesetConfig | None = None, **kw) -> "Ruleset":
+        cfg = config or RulesetConfig(**kw)
+        list_files = list(cfg.list_files)
+        for d in cfg.list_dirs:
+            for p in sorted(glob.glob(os.path.join(d, "**", "*"), recursive=True)):
+                if os.path.isfile(p) and not p.endswith((".cdb", ".md")):
+                    list_files.append(p)
+        lists = ListRegistry(list_files)
+        dfiles = _xml_files(cfg.decoder_dirs, cfg.decoder_files, cfg.decoder_exclude)
+        rfiles = _xml_files(cfg.rule_dirs, cfg.rule_files, cfg.rule_exclude)
+        ds = DecoderSet()
+        for f in dfiles:
+            ds.add_file(f)
+        ds.finish()
+        rs = RuleSet(lists, ds.names())
+        for f in rfiles:
+            rs.add_file(f)
+        rs.finish()
+        return cls(ds, rs, lists, {"decoders": dfiles, "rules": rfiles, "lists": list_files})
+
+    def roots_for(self, ev: Event) -> list[Rule]:
+        return self.rules.roots
+
+
+class Result:
+    __slots__ = ("event", "rule", "alert")
+
+    def __init__(self, event: Event, rule: Rule | None, alert: dict | None):
+        self.event = event
+        self.rule = rule
+        self.alert = alert
+
+    @property
+    def decoder_name(self) -> str:
+        d = self.event.decoder
+        return d.name if d is not None else ""
+
+
+class Engine:
+    """Processes events against a ruleset, keeping correlation state."""
+
+    def __init__(self, ruleset: Ruleset, *, manager_name: str = "wazuhd"):
+        self.ruleset = ruleset
+        self.manager_name = manager_name
+        self.by_sid: dict[int, deque] = {}
+        self.by_group: dict[str, deque] = {}
+        self.firedtimes: dict[int, int] = {}
+        self.ignored_until: dict[int, float] = {}
+        self.ignored_values: dict[int, dict] = {}
+        self.fts: set = set()
+        self.groups_watched = sorted(ruleset.rules.groups_referenced())
+        self.counters = {"events": 0, "decoded": 0, "alerts": 0}
+
+    # -- public ---------------------------------------------------------
+    def process(self, message: str, location: str = "stdin", *, agent_id: str = "000",
+                agent_name: str | None = None, agent_ip: str | None = None,
+                now: float | None = None, log_format: str = "syslog") -> Result:
+        ev = Event(message, location, agent_id=agent_id, agent_name=agent_name,
+                   agent_ip=agent_ip, now=now, log_format=log_format)
+        return self.process_event(ev)
+
+    def process_event(self, ev: Event) -> Result:
+        self.counters["events"] += 1
+        if ev.log_format not in ("json", "full_command", "command", "eventchannel", "eventlog"):
+            predecode(ev)
+        dec = self.ruleset.decoders.decode(ev)
+        fts_new = False
+        if dec is not None:
+            self.counters["decoded"] += 1
+            fts_new = self._fts(ev, dec)
+        rule = self._match(ev, fts_new)
+        alert = None
+        if rule is not None:
+            ev.rule = rule
+            self._remember(ev, rule)
+            self._fired(rule, ev)
+            n = self.firedtimes.get(rule.sid, 0) + 1
+            self.firedtimes[rule.sid] = n
+            if rule.level > 0 and not rule.noalert:
+                self.counters["alerts"] += 1
+                alert = build_alert(ev, rule, n, self.manager_name)
+        return Result(ev, rule, alert)
+
+    # -- rule matching --------------------------------------------------
+    def _match(self, ev: Event, fts_new: bool) -> Rule | None:
+        dtype = ev.decoder.type if ev.decoder is not None else "syslog"
+        for root in self.ruleset.rules.roots:
+            if (root.category or "syslog") != dtype:
+                continue
+            r = self._check(root, ev, fts_new)
+            if r is not None:
+                return r
+        return None
+
+    def _check(self, rule: Rule, ev: Event, fts_new: bool) -> Rule | None:
+        if not self._conditions(rule, ev, fts_new):
+            return None
+        for child in rule.children:
+            r = self._check(child, ev, fts_new)
+            if r is not None:
+                return r
+        return rule
+
+    def _conditions(self, rule: Rule, ev: Event, fts_new: bool) -> bool:
+        if rule.decoded_as is not None:
+            d = ev.decoder
+            if d is None or d.name != rule.decoded_as:
+                return False
+        if rule.category is not None and rule.sid >= 10:
+            dtype = ev.decoder.type if ev.decoder is not None else "syslog"
+            if rule.category != dtype:
+                return False
+        if rule.maxsize and len(ev.full_log) <= rule.maxsize:
+            return False
+        for c in rule.conditions:
+            if c.__class__ is Condition:
+                name = c.name
+                if name == "log":
+                    v = ev.log
+                elif name == "user":
+                    v = ev.user
+                elif name.startswith("f:"):
+                    v = ev.get(name[2:])
+                else:
+                    v = ev.get(name)
+                if v is None:
+                    return False
+                if c.matcher.search(v) == c.negate:
+                    return False
+            else:
+                if not c.test(ev.get(c.name)):
+                    return False
+        for lk in rule.lists:
+            if not lk.test(ev.get(lk.field)):
+                return False
+        if rule.time_range is not None or rule.weekdays is not None:
+            lt = _time.localtime(ev.time)
+            if rule.weekdays is not None and lt.tm_wday not in rule.weekdays:
+                return False
+            if rule.time_range is not None:
+                a, b, neg = rule.time_range
+                m = lt.tm_hour * 60 + lt.tm_min
+                inside = (a <= m < b) if a <= b else (m >= a or m < b)
+                if inside == neg:
+                    return False
+        if rule.if_fts and not fts_new:
+            return False
+        until = self.ignored_until.get(rule.sid)
+        if until is not None and ev.time < until:
+            return False
+        if rule.check_if_ignored:
+            seen = self.ignored_values.get(rule.sid)
+            if seen:
+                key = tuple(ev.get(f) for f in rule.check_if_ignored)
+                t = seen.get(key)
+                if t is not None and ev.time < t:
+                    return False
+        if rule.has_if_matched:
+            if not self._correlate(rule, ev):
+                return False
+        return True
+
+    def _fired(self, rule: Rule, ev: Event) -> None:
+        if rule.ignore_time:
+            self.ignored_until[rule.sid] = ev.time + rule.ignore_time
+        if rule.ignore_fields:
+            key = tuple(ev.get(f) for f in rule.ignore_fields)
+            d = self.ignored_values.setdefault(rule.sid, {})
+            if len(d) > 10000:
+                d.clear()
+            d[key] = ev.time + (rule.ignore_time or 86400 * 365)
+
+    def _correlate(self, rule: Rule, ev: Event) -> bool:
+        if rule.if_matched_sid is not None:
+            src = self.by_sid.get(rule.if_matched_sid)
+        else:
+            src = self.by_group.get(rule.if_matched_group)
+        if not src:
+            return False
+        need = max(rule.frequency - 1, 1) if rule.frequency else 1
+        tf = rule.timeframe
+        found = 0
+        for prev in reversed(src):
+            if prev is ev:
+                continue
+            if tf and ev.time - prev.time > tf:
+                break
+            if not _same_different(rule, ev, prev):
+                continue
+            found += 1
+            if found >= need:
+                return True
+        return False
+
+    def _remember(self, ev: Event, rule: Rule) -> None:
+        if rule.referenced:
+            q = self.by_sid.get(rule.sid)
+            if q is None:
+                q = self.by_sid[rule.sid] = deque(maxlen=MAX_REMEMBERED)
+            q.append(ev)
+        if self.groups_watched:
+            gs = rule.group_string
+            for g in self.groups_watched:
+                if g in gs:
+                    q = self.by_group.get(g)
+                    if q is None:
+                        q = self.by_group[g] = deque(maxlen=MAX_REMEMBERED)
+                    q.append(ev)
+
+    def _fts(self, ev: Event, dec) -> bool:
+        if not dec.fts:
+            return False
+        parts = []
+        for f in dec.fts:
+            if f == "name":
+                parts.append(dec.name)
+            else:
+                v = ev.get(f)
+                parts.append("" if v is None else v)
+        key = "|".join(parts)
+        if key in self.fts:
+            return False
+        if len(self.fts) >= MAX_FTS:
+            self.fts.clear()
+        self.fts.add(key)
+        return True
+
+
+def _val(ev: Event, name: str):
+    if name.startswith("f:"):
+        return ev.get(name[2:])
+    if name == "user":
+        return ev.user
+    if name == "agent":
+        return ev.agent_id
+    return ev.get(name)
+
+
+def _same_different(rule: Rule, ev: Event, prev: Event) -> bool:
+    for name in rule.same:
+        a = _val(ev, name)
+        if a is None or a != _val(prev, name):
+            return False
+    for name in rule.different:
+        a = _val(ev, name)
+        b = _val(prev, name)
+        if a is None or b is None or a == b:
+            return False
+    return True

@@ -1,0 +1,138 @@
+"""The event being analysed, and the syslog pre-decoder."""
+
+from __future__ import annotations
+
+import re
+import time as _time
+
+__all__ = ["Event", "predecode", "STATIC_FIELDS", "FIELD_ALIASES"]
+
+# Wazuh's static fields; `user` is an alias of dstuser.
+STATIC_FIELDS = frozenset(
+    {
+        "srcip", "dstip", "srcport", "dstport", "protocol", "action", "srcuser",
+        "dstuser", "id", "status", "url", "data", "extra_data", "system_name",
+        "srcgeoip", "dstgeoip",
+    }
+)
+FIELD_ALIASES = {"user": "dstuser"}
+
+
+class Event:
+    __slots__ = (
+        "full_log", "log", "location", "hostname", "program_name", "pid",
+        "pre_timestamp", "agent_id", "agent_name", "agent_ip", "decoder", "fields",
+        "time", "json", "rule", "predecoded", "log_format", "has_header",
+    )
+
+    def __init__(self, message: str, location: str = "stdin", *, agent_id: str = "000",
+                 agent_name: str | None = None, agent_ip: str | None = None,
+                 log_format: str = "syslog", now: float | None = None):
+        self.full_log = message
+        self.log = message
+        self.location = location
+        self.hostname = None
+        self.program_name = None
+        self.pid = None
+        self.pre_timestamp = None
+        self.agent_id = agent_id
+        self.agent_name = agent_name
+        self.agent_ip = agent_ip
+        self.decoder = None
+        self.fields: dict[str, str] = {}
+        self.time = _time.time() if now is None else now
+        self.json = None
+        self.rule = None
+        self.predecoded = False
+        self.log_format = log_format
+        self.has_header = False
+
+    def set_field(self, name: str, value) -> None:
+        name = FIELD_ALIASES.get(name, name)
+        if name not in self.fields:
+            self.fields[name] = value
+
+    def get(self, name: str):
+        """A field's value by its rule name: static, dynamic or pre-decoded."""
+        v = self.fields.get(FIELD_ALIASES.get(name, name))
+        if v is not None:
+            return v
+        if name == "program_name":
+            return self.program_name
+        if name == "hostname":
+            return self.hostname
+        if name == "location":
+            return self.location
+        if name == "full_log":
+            return self.full_log
+        return None
+
+    @property
+    def user(self):
+        f = self.fields
+        return f.get("dstuser") if f.get("dstuser") is not None else f.get("srcuser")
+
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_TS = (
+    # Dec 29 10:00:01 / Dec 29 10:00:01.123 / Dec 29 2015 10:00:01 / Dec 29 10:00:01 2015
+    rf"{_MONTH} [ \d]\d(?: \d{{4}})? \d\d:\d\d:\d\d(?:\.\d+)?(?: \d{{4}})?(?: [A-Z]{{3,4}})?"
+    # 2015-12-29T10:00:01.123456+01:00 (RFC 3339, rsyslog high precision)
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+    # 2015 Dec 29 10:00:01
+    rf"|\d{{4}} {_MONTH} [ \d]\d \d\d:\d\d:\d\d"
+    # Fri Dec 29 10:00:01 2015 / Fri Dec 29 10:00:01 UTC 2015
+    rf"|{_DAY} {_MONTH} [ \d]\d \d\d:\d\d:\d\d(?: [A-Z]{{3,4}})? \d{{4}}"
+    # 2015/12/29 10:00:01
+    r"|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d"
+)
+_HEADER = re.compile(
+    rf"^(?:<\d{{1,3}}>\d?\s*)?(?P<ts>{_TS}):? "
+    r"(?:(?P<host>[^\s:\[\]]+|\[[^\]\s]+\](?::\d+)?)(?: |:\s*|\s*\[[^\]]*\]\s*:?\s*)"
+    r"|)"
+)
+_PROGRAM = re.compile(
+    r"^(?P<prog>[^\s:\[\]]+(?: \S+?)?)(?:\[(?P<pid>[^\]\s]*)\])?(?:\s*<[^>]*>)?:\s*"
+)
+_PROGRAM_SIMPLE = re.compile(r"^(?P<prog>[^\s:\[\]]+)(?:\[(?P<pid>[^\]\s]*)\])?(?:\s*<\w+>)?: ?")
+
+
+def predecode(ev: Event) -> None:
+    """Split a syslog header off ``ev.full_log``: timestamp, hostname, program
+    name and pid.  ``ev.log`` is what follows the header (or the whole message
+    when there is no header)."""
+    msg = ev.full_log
+    ev.predecoded = True
+    m = _HEADER.match(msg)
+    if m is None:
+        # "program[pid]: message" or "program: message" with no timestamp is
+        # not a syslog header; Wazuh leaves such logs whole.
+        return
+    rest = msg[m.end():]
+    host = m.group("host")
+    if host is not None and (host.endswith(":") or "[" in host):
+        host = None
+    if host is not None:
+        # `Jan 22 18:34:00 filterlog: 65,...` — the "host" is a program name
+        sep = msg[m.end("host"):m.end()]
+        if sep.startswith(":"):
+            rest = msg[m.start("host"):]
+            host = None
+    pm = _PROGRAM_SIMPLE.match(rest)
+    if pm is None and host is not None:
+        # no program after the host
+        ev.pre_timestamp = m.group("ts")
+        ev.hostname = host.strip("[]")
+        ev.log = rest
+        ev.has_header = True
+        return
+    if pm is None:
+        return
+    ev.pre_timestamp = m.group("ts")
+    if host is not None:
+        ev.hostname = host
+    ev.program_name = pm.group("prog")
+    ev.pid = pm.group("pid")
+    ev.log = rest[pm.end():]
+    ev.has_header = True

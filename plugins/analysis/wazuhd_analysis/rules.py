@@ -1,0 +1,536 @@
+"""Wazuh rules: the model and the XML loader.
+
+Tree layout (as Wazuh documents it): rules with ids below 10 are the category
+templates at the top; every other rule is the child of some rule — of each
+rule named in ``if_sid`` (or ``if_matched_sid`` when there is no ``if_sid``),
+of each rule whose groups contain ``if_group``/``if_matched_group``, of each
+rule of level ``if_level``, or else of the template of its category.  Among
+siblings, level-0 rules are tried first (load order), then the others by
+decreasing level (load order among equals).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import RulesetError
+from .lists import ListLookup, ListRegistry
+from .osregex import OSMatch, PatternError, compile_pattern
+from .xmlparse import Node, XMLSyntaxError, parse_xml_file
+
+__all__ = ["Rule", "RuleSet", "load_rules", "COMPLIANCE_PREFIXES"]
+
+CATEGORIES = {"syslog", "firewall", "ids", "web-log", "squid", "windows", "ossec", "host-information", "json"}
+
+# <rule option> -> event field it tests, default pattern type
+TEXT_FIELDS = {
+    "user": ("user", "osmatch"),
+    "srcuser": ("srcuser", "osmatch"),
+    "dstuser": ("dstuser", "osmatch"),
+    "program_name": ("program_name", "osmatch"),
+    "hostname": ("hostname", "osmatch"),
+    "id": ("id", "osmatch"),
+    "url": ("url", "osmatch"),
+    "action": ("action", "osmatch"),
+    "status": ("status", "osmatch"),
+    "location": ("location", "osmatch"),
+    "system_name": ("system_name", "osmatch"),
+    "protocol": ("protocol", "osmatch"),
+    "extra_data": ("extra_data", "osmatch"),
+    "srcport": ("srcport", "osmatch"),
+    "dstport": ("dstport", "osmatch"),
+    "data": ("data", "osmatch"),
+    "srcgeoip": ("srcgeoip", "osmatch"),
+    "dstgeoip": ("dstgeoip", "osmatch"),
+}
+
+_SAME_NAMES = {
+    "source_ip": "srcip", "srcip": "srcip", "src_ip": "srcip",
+    "dstip": "dstip", "dst_ip": "dstip",
+    "srcport": "srcport", "src_port": "srcport",
+    "dstport": "dstport", "dst_port": "dstport",
+    "location": "location", "id": "id", "user": "user", "srcuser": "srcuser",
+    "dstuser": "dstuser", "protocol": "protocol", "action": "action",
+    "url": "url", "data": "data", "extra_data": "extra_data", "status": "status",
+    "system_name": "system_name", "srcgeoip": "srcgeoip", "dstgeoip": "dstgeoip",
+    "agent": "agent", "hostname": "hostname", "program_name": "program_name",
+}
+
+COMPLIANCE_PREFIXES = (
+    ("pci_dss_", "pci_dss"),
+    ("gdpr_", "gdpr"),
+    ("hipaa_", "hipaa"),
+    ("nist_800_53_", "nist_800_53"),
+    ("tsc_", "tsc"),
+    ("gpg13_", "gpg13"),
+)
+
+_WEEKDAYS = {
+    "sunday": 6, "sun": 6, "monday": 0, "mon": 0, "tuesday": 1, "tue": 1,
+    "wednesday": 2, "wed": 2, "thursday": 3, "thu": 3, "friday": 4, "fri": 4,
+    "saturday": 5, "sat": 5,
+}
+
+
+class Condition:
+    """One field test: matcher on the value of a field, maybe negated."""
+
+    __slots__ = ("name", "matcher", "negate")
+
+    def __init__(self, name: str, matcher, negate: bool):
+        self.name = name
+        self.matcher = matcher
+        self.negate = negate
+
+
+class IPCondition:
+    __slots__ = ("name", "nets", "negate")
+
+    def __init__(self, name: str, spec: str, negate: bool):
+        import ipaddress
+
+        self.name = name
+        self.negate = negate
+        if spec.startswith("!"):
+            self.negate = not negate
+            spec = spec[1:]
+        self.nets = []
+        for part in re.split(r"[,\s]+", spec.strip()):
+            if not part:
+                continue
+            try:
+                self.nets.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise PatternError(f"invalid address {part!r}")
+
+    def test(self, value) -> bool:
+        import ipaddress
+
+        if value is None:
+            return False
+        try:
+            a = ipaddress.ip_address(value.strip())
+        except ValueError:
+            return self.negate
+        hit = any(a.version == n.version and a in n for n in self.nets)
+        return hit != self.negate
+
+
+class Rule:
+    __slots__ = (
+        "id", "sid", "level", "maxsize", "frequency", "timeframe", "ignore_time",
+        "noalert", "overwrite", "if_sid", "if_group", "if_level", "if_matched_sid",
+        "if_matched_group", "same", "different", "conditions", "decoded_as",
+        "category", "lists", "time_range", "weekdays", "options", "check_if_ignored",
+        "ignore_fields", "mitre", "groups", "description", "info", "if_fts",
+        "check_diff", "file", "line", "children", "parents", "order_key", "firedtimes",
+        "ignored_until", "ignored_values", "compliance", "plain_groups", "has_if_matched",
+        "group_string", "referenced",
+    )
+
+    def __init__(self, sid: int, level: int, file: str, line: int):
+        self.id = str(sid)
+        self.sid = sid
+        self.level = level
+        self.maxsize = 0
+        self.frequency = 0
+        self.timeframe = 0
+        self.ignore_time = 0
+        self.noalert = False
+        self.overwrite = False
+        self.if_sid: list[int] = []
+        self.if_group: list[str] = []
+        self.if_level = None
+        self.if_matched_sid = None
+        self.if_matched_group = None
+        self.same: list[str] = []
+        self.different: list[str] = []
+        self.conditions: list = []  # Condition / IPCondition, tested in order
+        self.decoded_as = None
+        self.category = None
+        self.lists: list[ListLookup] = []
+        self.time_range = None
+        self.weekdays = None
+        self.options: set[str] = set()
+        self.check_if_ignored: list[str] = []
+        self.ignore_fields: list[str] = []
+        self.mitre: list[str] = []
+        self.groups: list[str] = []
+        self.description = ""
+        self.info: list[dict] = []
+        self.if_fts = False
+        self.check_diff = False
+        self.file = file
+        self.line = line
+        self.children: list[Rule] = []
+        self.parents: list[Rule] = []
+        self.order_key = 0
+        self.firedtimes = 0
+        self.ignored_until = 0.0
+        self.ignored_values: dict = {}
+        self.compliance: dict[str, list[str]] = {}
+        self.plain_groups: list[str] = []
+        self.has_if_matched = False
+        self.group_string = ""
+        self.referenced = False
+
+    def __repr__(self) -> str:
+        return f"<Rule {self.id} level={self.level}>"
+
+    def finish_groups(self) -> None:
+        comp: dict[str, list[str]] = {}
+        plain: list[str] = []
+        for g in self.groups:
+            for prefix, key in COMPLIANCE_PREFIXES:
+                if g.startswith(prefix):
+                    comp.setdefault(key, []).append(g[len(prefix):])
+                    break
+            else:
+                plain.append(g)
+        self.compliance = comp
+        self.plain_groups = plain
+        self.group_string = ",".join(self.groups) + ","
+
+
+def _int_attr(node: Node, name: str, file: str, rid, lo: int = 0, hi: int = 10**9, variables=None) -> int | None:
+    v = node.get(name)
+    if v is None:
+        return None
+    v = _subst(v, variables or {})
+    try:
+        n = int(v.strip())
+    except ValueError:
+        raise RulesetError(f"invalid {name}={v!r}", file=file, line=node.line, rule_id=rid)
+    if not lo <= n <= hi:
+        raise RulesetError(f"{name}={n} out of range {lo}-{hi}", file=file, line=node.line, rule_id=rid)
+    return n
+
+
+def _negate(node: Node, file: str, rid) -> bool:
+    v = node.get("negate")
+    if v is None:
+        return False
+    v = v.strip().lower()
+    if v not in ("yes", "no"):
+        raise RulesetError(f"invalid negate={v!r}", file=file, line=node.line, rule_id=rid)
+    return v == "yes"
+
+
+def _parse_time(spec: str):
+    """'6 pm - 8:30 am' / '18:00-22:00' -> (start_minutes, end_minutes)."""
+    def one(s: str) -> int:
+        s = s.strip().lower()
+        m = re.fullmatch(r"(\d{1,2})(?::(\d\d))?\s*(am|pm)?", s)
+        if not m:
+            raise PatternError(f"invalid time {s!r}")
+        h = int(m.group(1))
+        mi = int(m.group(2) or 0)
+        if m.group(3) == "pm" and h < 12:
+            h += 12
+        if m.group(3) == "am" and h == 12:
+            h = 0
+        return h * 60 + mi
+
+    a, sep, b = spec.partition("-")
+    if not sep:
+        raise PatternError(f"invalid time range {spec!r}")
+    neg = a.strip().startswith("!")
+    return one(a.strip().lstrip("!")), one(b), neg
+
+
+def _parse_weekdays(spec: str):
+    s = spec.strip().lower()
+    if s == "weekdays":
+        return {0, 1, 2, 3, 4}
+    if s == "weekends":
+        return {5, 6}
+    days: set[int] = set()
+    for part in re.split(r"[,\s]+", s):
+        if not part:
+            continue
+        if part not in _WEEKDAYS:
+            if "-" in part:
+                continue
+            raise PatternError(f"invalid weekday {part!r}")
+        days.add(_WEEKDAYS[part])
+    m = re.fullmatch(r"(\w+)\s*-\s*(\w+)", s)
+    if m and m.group(1) in _WEEKDAYS and m.group(2) in _WEEKDAYS:
+        a, b = _WEEKDAYS[m.group(1)], _WEEKDAYS[m.group(2)]
+        days = set()
+        d = a
+        while True:
+            days.add(d)
+            if d == b:
+                break
+            d = (d + 1) % 7
+    return days
+
+
+def _subst(text: str, variables: dict[str, str]) -> str:
+    if "$" not in text or not variables:
+        return text
+    return re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: variables.get(m.group(1), m.group(0)), text)
+
+
+class RuleSet:
+    def __init__(self, lists: ListRegistry | None = None, decoder_names: set[str] | None = None):
+        self.rules: dict[int, Rule] = {}
+        self.order: list[Rule] = []  # load order
+        self.roots: list[Rule] = []
+        self.lists = lists or ListRegistry()
+        self.decoder_names = decoder_names
+        self.warnings: list[str] = []
+        self._seq = 0
+
+    # -- loading --------------------------------------------------------
+    def add_file(self, path: str) -> None:
+        try:
+            roots = parse_xml_file(path)
+        except XMLSyntaxError as exc:
+            raise RulesetError(str(exc).split(": ", 1)[-1], file=path, line=exc.line) from exc
+        except OSError as exc:
+            raise RulesetError(f"cannot read rule file: {exc}", file=path) from exc
+        variables: dict[str, str] = {}
+        for node in roots:
+            if node.tag == "var":
+                variables[node.get("name", "")] = node.text.strip()
+            elif node.tag == "group":
+                gname = node.get("name")
+                if gname is None:
+                    raise RulesetError("<group> without a name", file=path, line=node.line)
+                groups = [g.strip() for g in gname.split(",") if g.strip()]
+                for child in node.children:
+                    if child.tag == "rule":
+                        r = self._parse_rule(child, path, groups, variables)
+                        if r is not None:
+                            self._add(r)
+                    elif child.tag == "var":
+                        variables[child.get("name", "")] = child.text.strip()
+                    else:
+                        raise RulesetError(f"invalid element <{child.tag}> in <group>", file=path, line=child.line)
+            elif node.tag == "rule":
+                r = self._parse_rule(node, path, [], variables)
+                if r is not None:
+                    self._add(r)
+            else:
+                raise RulesetError(f"invalid element <{node.tag}> in a rule file", file=path, line=node.line)
+
+    def _parse_rule(self, node: Node, file: str, groups: list[str], variables: dict[str, str]) -> Rule | None:
+        rid_s = node.get("id")
+        if rid_s is None:
+            raise RulesetError("rule without an id", file=file, line=node.line)
+        try:
+            sid = int(rid_s)
+        except ValueError:
+            raise RulesetError(f"invalid rule id {rid_s!r}", file=file, line=node.line)
+        if not 0 <= sid <= 999999:
+            raise RulesetError(f"rule id {sid} out of range", file=file, line=node.line, rule_id=rid_s)
+        level = _int_attr(node, "level", file, rid_s, 0, 16, variables)
+        if level is None:
+            raise RulesetError("rule without a level", file=file, line=node.line, rule_id=rid_s)
+        r = Rule(sid, level, file, node.line)
+        r.maxsize = _int_attr(node, "maxsize", file, rid_s, 1, 99999, variables) or 0
+        r.frequency = _int_attr(node, "frequency", file, rid_s, 1, 9999, variables) or 0
+        r.timeframe = _int_attr(node, "timeframe", file, rid_s, 1, 10**7, variables) or 0
+        r.ignore_time = _int_attr(node, "ignore", file, rid_s, 0, 10**7, variables) or 0
+        na = node.get("noalert")
+        r.noalert = na is not None and na.strip() not in ("0", "no")
+        r.overwrite = (node.get("overwrite") or "").strip().lower() == "yes"
+        r.groups = list(groups)
+        match_parts: list[tuple[str, Node]] = []
+        regex_parts: list[tuple[str, Node]] = []
+        for c in node.children:
+            tag = c.tag
+            text = _subst(c.text.strip(), variables)
+            try:
+                if tag == "description":
+                    r.description = text
+                elif tag == "if_sid":
+                    for s in re.split(r"[,\s]+", text):
+                        if not s:
+                            continue
+                        if not s.isdigit():
+                            # Wazuh reports an invalid if_sid and discards the rule
+                            self.warnings.append(f"{file}:{c.line}: rule {rid_s}: invalid if_sid {text!r}; rule ignored")
+                            return None
+                        r.if_sid.append(int(s))
+                elif tag == "if_group":
+                    r.if_group.extend(g.strip() for g in text.split(",") if g.strip())
+                elif tag == "if_level":
+                    r.if_level = int(text)
+                elif tag == "if_matched_sid":
+                    r.if_matched_sid = int(text)
+                elif tag == "if_matched_group":
+                    r.if_matched_group = text
+                elif tag.startswith("same_") or tag.startswith("different_") or tag == "not_same_field":
+                    kind, name = ("different", tag[len("not_same_"):]) if tag.startswith("not_same_") else tag.split("_", 1)
+                    if name == "field":
+                        if not text:
+                            raise PatternError(f"<{tag}> needs a field name")
+                        fname = "f:" + text
+                    else:
+                        if name not in _SAME_NAMES:
+                            raise PatternError(f"invalid option <{tag}>")
+                        fname = _SAME_NAMES[name]
+                    (r.same if kind == "same" else r.different).append(fname)
+                elif tag == "match":
+                    match_parts.append((text if c.text.strip() else c.text, c))
+                elif tag == "regex":
+                    regex_parts.append((text, c))
+                elif tag == "field":
+                    fname = c.get("name")
+                    if not fname:
+                        raise PatternError("<field> needs a name")
+                    r.conditions.append(Condition("f:" + fname, compile_pattern(text, c.get("type"), "osregex"), _negate(c, file, rid_s)))
+                elif tag in ("srcip", "dstip"):
+                    r.conditions.append(IPCondition(tag, text, _negate(c, file, rid_s)))
+                elif tag in TEXT_FIELDS:
+                    fname, default = TEXT_FIELDS[tag]
+                    r.conditions.append(Condition(fname, compile_pattern(text, c.get("type"), default), _negate(c, file, rid_s)))
+                elif tag == "decoded_as":
+                    r.decoded_as = text
+                elif tag == "category":
+                    if text not in CATEGORIES:
+                        raise PatternError(f"invalid category {text!r}")
+                    r.category = text
+                elif tag == "list":
+                    lst = self.lists.resolve(text)
+                    if lst is None:
+                        # Wazuh loads the rule and reports the list; the lookup sees an empty list
+                        self.warnings.append(f"{file}:{c.line}: rule {rid_s}: list {text!r} is not among the configured list files")
+                        from .lists import CDBList
+                        lst = CDBList(text, {})
+                    cv = c.get("check_value")
+                    r.lists.append(ListLookup(
+                        c.get("field", ""), c.get("lookup", "match_key"),
+                        compile_pattern(cv, None, "osregex") if cv else None, lst, text,
+                    ))
+                elif tag == "time":
+                    r.time_range = _parse_time(text)
+                elif tag == "weekday":
+                    r.weekdays = _parse_weekdays(text)
+                elif tag == "options":
+                    for o in text.split(","):
+                        if o.strip():
+                            r.options.add(o.strip())
+                elif tag == "check_if_ignored":
+                    r.check_if_ignored = [f.strip() for f in text.split(",") if f.strip()]
+                elif tag == "ignore":
+                    r.ignore_fields = [f.strip() for f in text.split(",") if f.strip()]
+                elif tag == "mitre":
+                    r.mitre.extend(i.text.strip() for i in c.children if i.tag == "id")
+                elif tag == "group":
+                    r.groups.extend(g.strip() for g in text.split(",") if g.strip())
+                elif tag == "info":
+                    r.info.append({"type": c.get("type", "text"), "value": text})
+                elif tag == "if_fts":
+                    r.if_fts = True
+                elif tag == "check_diff":
+                    r.check_diff = True
+                elif tag in ("compiled_rule", "var"):
+                    pass
+                else:
+                    raise PatternError(f"invalid rule option <{tag}>")
+            except PatternError as exc:
+                raise RulesetError(str(exc), file=file, line=c.line, rule_id=rid_s) from exc
+            except ValueError as exc:
+                raise RulesetError(f"invalid value in <{tag}>: {exc}", file=file, line=c.line, rule_id=rid_s) from exc
+        try:
+            if match_parts:
+                c = match_parts[0][1]
+                m = compile_pattern("".join(p for p, _ in match_parts), c.get("type"), "osmatch")
+                r.conditions.insert(0, Condition("log", m, _negate(c, file, rid_s)))
+            if regex_parts:
+                c = regex_parts[0][1]
+                m = compile_pattern("".join(p for p, _ in regex_parts), c.get("type"), "osregex")
+                r.conditions.insert(1 if match_parts else 0, Condition("log", m, _negate(c, file, rid_s)))
+        except PatternError as exc:
+            raise RulesetError(str(exc), file=file, line=(match_parts or regex_parts)[0][1].line, rule_id=rid_s) from exc
+        r.has_if_matched = r.if_matched_sid is not None or r.if_matched_group is not None
+        r.finish_groups()
+        return r
+
+    def _add(self, r: Rule) -> None:
+        old = self.rules.get(r.sid)
+        if old is not None:
+            if not r.overwrite:
+                # Wazuh reports the duplicate and keeps the first definition
+                self.warnings.append(
+                    f"{r.file}:{r.line}: duplicate rule id {r.id} (first defined at "
+                    f"{old.file}:{old.line}) ignored; use overwrite=\"yes\" to replace it"
+                )
+                return
+            # keep the original parents and position (Wazuh ignores if_* on overwrite)
+            r.if_sid, r.if_group, r.if_level = old.if_sid, old.if_group, old.if_level
+            r.if_matched_sid, r.if_matched_group = old.if_matched_sid, old.if_matched_group
+            r.has_if_matched = old.has_if_matched
+            r.order_key = old.order_key
+            self.rules[r.sid] = r
+            self.order[self.order.index(old)] = r
+            return
+        self._seq += 1
+        r.order_key = self._seq
+        self.rules[r.sid] = r
+        self.order.append(r)
+
+    def finish(self) -> None:
+        """Build the tree once every file is loaded."""
+        for r in self.order:
+            r.children = []
+            r.parents = []
+        self.roots = []
+        templates: dict[str, Rule] = {}
+        for r in self.order:
+            if r.sid < 10:
+                self.roots.append(r)
+                templates.setdefault(r.category or "syslog", r)
+        for r in self.order:
+            if r.sid < 10:
+                continue
+            parents: list[Rule] = []
+            sids = r.if_sid or ([r.if_matched_sid] if r.if_matched_sid is not None and not r.if_group and r.if_level is None else [])
+            for s in sids:
+                p = self.rules.get(s)
+                if p is None:
+                    raise RulesetError(f"if_sid/if_matched_sid refers to undefined rule {s}", file=r.file, line=r.line, rule_id=r.id)
+                parents.append(p)
+            groups = r.if_group or ([r.if_matched_group] if r.if_matched_group and not r.if_sid and r.if_level is None else [])
+            for g in groups:
+                found = [p for p in self.order if p is not r and g in p.group_string]
+                parents.extend(found)
+            if r.if_level is not None:
+                parents.extend(p for p in self.order if p is not r and p.level == r.if_level)
+            if not parents and not (r.if_sid or r.if_group or r.if_level is not None or r.has_if_matched):
+                t = templates.get(r.category or "syslog")
+                if t is None:
+                    raise RulesetError(f"no template rule for category {r.category or 'syslog'!r}", file=r.file, line=r.line, rule_id=r.id)
+                parents.append(t)
+            if not parents:
+                self.warnings.append(f"rule {r.id}: no parent rule found ({r.file}:{r.line})")
+            seen = set()
+            for p in parents:
+                if id(p) in seen:
+                    continue
+                seen.add(id(p))
+                p.children.append(r)
+                r.parents.append(p)
+            if r.if_matched_sid is not None:
+                src = self.rules.get(r.if_matched_sid)
+                if src is None:
+                    raise RulesetError(f"if_matched_sid refers to undefined rule {r.if_matched_sid}", file=r.file, line=r.line, rule_id=r.id)
+                src.referenced = True
+        key = lambda x: (x.level != 0, -x.level, x.order_key)  # noqa: E731
+        for r in self.order:
+            r.children.sort(key=key)
+        self.roots.sort(key=key)
+
+    def groups_referenced(self) -> set[str]:
+        return {r.if_matched_group for r in self.order if r.if_matched_group}
+
+
+def load_rules(files: list[str], lists: ListRegistry | None = None) -> RuleSet:
+    rs = RuleSet(lists)
+    for f in files:
+        rs.add_file(f)
+    rs.finish()
+    return rs
