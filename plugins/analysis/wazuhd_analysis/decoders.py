@@ -85,17 +85,17 @@ def _parse_decoder(node: Node, file: str, variables: dict[str, str]) -> Decoder:
     d = Decoder(name, file, node.line)
     regex_parts: list[tuple[str, str | None, str | None, int]] = []
     prematch_parts: list[tuple[str, str | None, str | None, int]] = []
+    pname_parts: list[tuple[str, str | None, str | None, int]] = []
     for c in node.children:
         text = c.text.strip() if c.tag not in ("regex", "prematch") else c.text
         if c.tag in ("regex", "prematch"):
-            text = text.strip("\n\r\t ") if text.strip() else text
             text = _subst_vars(text, variables)
         tag = c.tag
         try:
             if tag == "parent":
                 d.parent_name = text
             elif tag == "program_name":
-                d.program_name = compile_pattern(_subst_vars(text, variables), c.get("type"), "osmatch")
+                pname_parts.append((_subst_vars(c.text, variables), c.get("offset"), c.get("type"), c.line))
             elif tag == "prematch":
                 prematch_parts.append((text, c.get("offset"), c.get("type"), c.line))
             elif tag == "regex":
@@ -139,22 +139,25 @@ def _parse_decoder(node: Node, file: str, variables: dict[str, str]) -> Decoder:
                 raise RulesetError(f"invalid decoder option <{tag}>", file=file, line=c.line, decoder=name)
         except PatternError as exc:
             raise RulesetError(str(exc), file=file, line=c.line, decoder=name) from exc
-    for parts, attr in ((prematch_parts, "prematch"), (regex_parts, "regex")):
+    # repeated elements concatenate (Wazuh appends their contents); the last
+    # element that names a type/offset decides it
+    for parts, attr in ((pname_parts, "program_name"), (prematch_parts, "prematch"), (regex_parts, "regex")):
         if not parts:
             continue
         pattern = "".join(p[0] for p in parts)
-        offset = next((p[1] for p in parts if p[1]), None)
-        kind = next((p[2] for p in parts if p[2]), None)
+        offset = next((p[1] for p in reversed(parts) if p[1]), None)
+        kind = next((p[2] for p in reversed(parts) if p[2]), None)
         if offset is not None and offset not in OFFSETS:
             raise RulesetError(f"invalid offset {offset!r}", file=file, line=parts[0][3], decoder=name)
         if attr == "prematch" and offset == "after_prematch":
             raise RulesetError("prematch cannot use offset after_prematch", file=file, line=parts[0][3], decoder=name)
         try:
-            matcher = compile_pattern(pattern, kind, "osregex")
+            matcher = compile_pattern(pattern, kind, "osmatch" if attr == "program_name" else "osregex")
         except PatternError as exc:
             raise RulesetError(str(exc), file=file, line=parts[0][3], decoder=name) from exc
         setattr(d, attr, matcher)
-        setattr(d, attr + "_offset", offset)
+        if attr != "program_name":
+            setattr(d, attr + "_offset", offset)
     if d.regex is not None and not d.order and d.plugin is None:
         pass  # Wazuh accepts a regex without order (nothing is extracted)
     return d
@@ -211,10 +214,11 @@ class DecoderSet:
                 d.name = parent.name
             if not d.type_set:
                 d.type = parent.type
-            kids = parent.children
-            if kids and kids[-1].own_name == d.own_name:
-                kids[-1].get_next = True
-            kids.append(d)
+            for p in parents:
+                kids = p.children
+                if kids and kids[-1].own_name == d.own_name:
+                    kids[-1].get_next = True
+                kids.append(d)
         else:
             if d.program_name is None and d.prematch is None and d.plugin is None:
                 raise RulesetError(

@@ -337,8 +337,7 @@ class RuleSet:
         r.noalert = na is not None and na.strip() not in ("0", "no")
         r.overwrite = (node.get("overwrite") or "").strip().lower() == "yes"
         r.groups = list(groups)
-        match_parts: list[tuple[str, Node]] = []
-        regex_parts: list[tuple[str, Node]] = []
+        multi: dict[str, list] = {}
         for c in node.children:
             tag = c.tag
             text = _subst(c.text.strip(), variables)
@@ -373,10 +372,8 @@ class RuleSet:
                             raise PatternError(f"invalid option <{tag}>")
                         fname = _SAME_NAMES[name]
                     (r.same if kind == "same" else r.different).append(fname)
-                elif tag == "match":
-                    match_parts.append((text if c.text.strip() else c.text, c))
-                elif tag == "regex":
-                    regex_parts.append((text, c))
+                elif tag in ("match", "regex"):
+                    multi.setdefault(tag, []).append((_subst(c.text, variables), c))
                 elif tag == "field":
                     fname = c.get("name")
                     if not fname:
@@ -435,17 +432,19 @@ class RuleSet:
                 raise RulesetError(str(exc), file=file, line=c.line, rule_id=rid_s) from exc
             except ValueError as exc:
                 raise RulesetError(f"invalid value in <{tag}>: {exc}", file=file, line=c.line, rule_id=rid_s) from exc
-        try:
-            if match_parts:
-                c = match_parts[0][1]
-                m = compile_pattern("".join(p for p, _ in match_parts), c.get("type"), "osmatch")
-                r.conditions.insert(0, Condition("log", m, _negate(c, file, rid_s)))
-            if regex_parts:
-                c = regex_parts[0][1]
-                m = compile_pattern("".join(p for p, _ in regex_parts), c.get("type"), "osregex")
-                r.conditions.insert(1 if match_parts else 0, Condition("log", m, _negate(c, file, rid_s)))
-        except PatternError as exc:
-            raise RulesetError(str(exc), file=file, line=(match_parts or regex_parts)[0][1].line, rule_id=rid_s) from exc
+        # repeated <match>/<regex> concatenate; the last type/negate given decides
+        for pos, tag in enumerate(("match", "regex")):
+            parts = multi.get(tag)
+            if not parts:
+                continue
+            kind = next((c.get("type") for _, c in reversed(parts) if c.get("type")), None)
+            neg_node = next((c for _, c in reversed(parts) if c.get("negate") is not None), None)
+            try:
+                m = compile_pattern("".join(t for t, _ in parts), kind, "osmatch" if tag == "match" else "osregex")
+                neg = _negate(neg_node, file, rid_s) if neg_node is not None else False
+            except PatternError as exc:
+                raise RulesetError(str(exc), file=file, line=parts[0][1].line, rule_id=rid_s) from exc
+            r.conditions.insert(pos if "match" in multi else 0, Condition("log", m, neg))
         r.has_if_matched = r.if_matched_sid is not None or r.if_matched_group is not None
         r.finish_groups()
         return r
@@ -519,7 +518,16 @@ class RuleSet:
                 if src is None:
                     raise RulesetError(f"if_matched_sid refers to undefined rule {r.if_matched_sid}", file=r.file, line=r.line, rule_id=r.id)
                 src.referenced = True
-        key = lambda x: (x.level != 0, -x.level, x.order_key)  # noqa: E731
+        import os as _os
+        v = _os.environ.get("WZ_ORDER", "A")
+        if v == "A":
+            key = lambda x: (x.level != 0, -x.level, x.order_key)  # noqa: E731
+        elif v == "B":
+            key = lambda x: (x.level != 0, -x.level, -x.order_key)  # noqa: E731
+        elif v == "C":
+            key = lambda x: (x.order_key,)  # noqa: E731
+        else:
+            key = lambda x: (x.level != 0, -x.level, -x.order_key if x.level == 0 else x.order_key)  # noqa: E731
         for r in self.order:
             r.children.sort(key=key)
         self.roots.sort(key=key)
