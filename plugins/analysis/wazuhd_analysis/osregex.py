@@ -200,10 +200,14 @@ class OSRegex:
 class OSMatch:
     """A compiled OS_Match (sregex) pattern."""
 
-    __slots__ = ("pattern", "_re", "_subs", "hints")
+    __slots__ = ("pattern", "_re", "_subs", "hints", "negate")
 
     def __init__(self, pattern: str):
         self.pattern = pattern
+        # a leading '!' negates the whole OS_Match expression
+        self.negate = pattern.startswith("!")
+        if self.negate:
+            pattern = pattern[1:]
         pieces = []
         subs = []
         for alt in pattern.split("|"):
@@ -219,10 +223,12 @@ class OSMatch:
         self.hints = None
 
     def search(self, text: str) -> bool:
-        return self._re.search(text) is not None
+        return (self._re.search(text) is not None) != self.negate
 
     def execute(self, text: str):
         m = self._re.search(text)
+        if self.negate:
+            return None if m is not None else (0, ())
         if m is None:
             return None
         return m.end(), ()

@@ -54,6 +54,15 @@ def _unescape(text: str) -> str:
     return _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
 
 
+def _odd_backslashes(text: str, pos: int) -> bool:
+    n = 0
+    i = pos - 1
+    while i >= 0 and text[i] == "\\":
+        n += 1
+        i -= 1
+    return n % 2 == 1
+
+
 def parse_xml(text: str, file: str | None = None) -> list[Node]:
     """Parse ``text`` and return its root elements in order."""
     roots: list[Node] = []
@@ -76,6 +85,11 @@ def parse_xml(text: str, file: str | None = None) -> list[Node]:
                 stack[-1].text += _unescape(chunk)
             line += chunk.count("\n")
             pos = lt
+        if pos > 0 and text[pos - 1] == "\\" and stack and _odd_backslashes(text, pos):
+            # OS_Regex's escaped '<' (e.g. `\<log>`) is text, not markup
+            stack[-1].text += "<"
+            pos += 1
+            continue
         if text.startswith("<!--", pos) and text.find("-->", pos + 4) < 0:
             raise XMLSyntaxError("unterminated comment", file, line)
         m = _TOKEN.match(text, pos)
