@@ -55,7 +55,7 @@ class Decoder:
         self.plugin = None
         self.plugin_name = None
         self.plugin_offset = None
-        self.json_null_field = "empty"
+        self.json_null_field = "string"
         self.json_array_structure = "csv"
         self.file = file
         self.line = line

@@ -20,7 +20,7 @@ from .decoders import DecoderSet
 from .errors import RulesetError
 from .event import Event, predecode
 from .lists import ListRegistry
-from .rules import Condition, IPCondition, Rule, RuleSet
+from .rules import CompiledCondition, Condition, IPCondition, Rule, RuleSet
 
 __all__ = ["Ruleset", "Engine", "Result", "RulesetConfig"]
 
@@ -203,6 +203,9 @@ class Engine:
                 if v is None:
                     return False
                 if c.matcher.search(v) == c.negate:
+                    return False
+            elif c.__class__ is CompiledCondition:
+                if not c.fn(ev):
                     return False
             else:
                 if not c.test(ev.get(c.name)):

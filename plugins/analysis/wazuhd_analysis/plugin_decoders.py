@@ -29,7 +29,7 @@ def flatten_json(obj, decoder, prefix: str = "", out=None) -> list[tuple[str, st
     JSON decoder extracts them."""
     if out is None:
         out = []
-    null_mode = decoder.json_null_field if decoder is not None else "empty"
+    null_mode = decoder.json_null_field if decoder is not None else "string"
     for key, val in obj.items():
         name = f"{prefix}{key}"
         if isinstance(val, dict):

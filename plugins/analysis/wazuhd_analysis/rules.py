@@ -83,6 +83,14 @@ class Condition:
         self.negate = negate
 
 
+class CompiledCondition:
+    __slots__ = ("name", "fn")
+
+    def __init__(self, name: str, fn):
+        self.name = name
+        self.fn = fn
+
+
 class IPCondition:
     __slots__ = ("name", "nets", "negate")
 
@@ -424,7 +432,14 @@ class RuleSet:
                     r.if_fts = True
                 elif tag == "check_diff":
                     r.check_diff = True
-                elif tag in ("compiled_rule", "var"):
+                elif tag == "compiled_rule":
+                    from .compiled import COMPILED_RULES
+
+                    fn = COMPILED_RULES.get(text)
+                    if fn is None:
+                        raise PatternError(f"unknown compiled_rule {text!r}")
+                    r.conditions.append(CompiledCondition(text, fn))
+                elif tag == "var":
                     pass
                 else:
                     raise PatternError(f"invalid rule option <{tag}>")
