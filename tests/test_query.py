@@ -389,3 +389,15 @@ def test_memory_dates_accept_datetimes_and_iso_text():
     page = apply(rows, Query.from_params(q="seen>2023-11-10", sort="-seen"), schema, now=NOW)
     assert [r["id"] for r in page.items] == [1]
     assert [r["id"] for r in apply(rows, Query.from_params(sort="seen"), schema).items] == [3, 2, 1]
+
+
+def test_booleans_stored_as_numbers_compare_as_true_false():
+    rows = [{"id": 1, "enabled": 1}, {"id": 2, "enabled": False}, {"id": 3, "enabled": None}]
+    schema = Schema([Field("id", type="integer"), Field("enabled", type="boolean")])
+    assert [r["id"] for r in apply(rows, Query.from_params(q="enabled=TRUE"), schema).items] == [1]
+    assert [r["id"] for r in apply(rows, Query.from_params(search="fals"), schema).items] == [2]
+
+
+def test_validation_does_not_depend_on_what_the_filter_left():
+    query = Query.from_params(q="name=nobody", sort="ip")
+    assert codes_of(apply, AGENTS, query, None) == 1403

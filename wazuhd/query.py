@@ -509,25 +509,30 @@ def _get(row, parts: Sequence[str]):
 # ---------------------------------------------------------------------------------------
 # In-memory evaluator
 # ---------------------------------------------------------------------------------------
+def _leaves(row: Mapping, name: str, ftype: str | None) -> list:
+    values = _resolve(row, name.split("."))
+    return [bool(v) if _is_number(v) else v for v in values] if ftype == "boolean" else values
+
+
 def _condition_predicate(cond: Condition, schema: Schema, now: float) -> Callable[[Mapping], bool]:
-    parts = cond.field.split(".")
+    parts, ftype = cond.field.split("."), schema.type_of(cond.field)
     if cond.value is None:
         present = cond.op == "!="
         return lambda row: bool(_resolve(row, parts)) == present
-    if schema.type_of(cond.field) == "date":
+    if ftype == "date":
         op, epoch = _date_filter(cond, now)
         compare = _COMPARE[op]
         return lambda row: any((e := _epoch(v)) is not None and compare(e, epoch) for v in _resolve(row, parts))
     wanted = _fold(cond.value)
     if cond.op == "~":
-        return lambda row: any(wanted in _fold(_text(v)) for v in _resolve(row, parts))
+        return lambda row: any(wanted in _fold(_text(v)) for v in _leaves(row, cond.field, ftype))
     number, compare = _number(cond.value), _COMPARE[cond.op]
 
     def leaf_matches(value) -> bool:
         if number is not None and _is_number(value):
             return compare(value, number)
         return compare(_fold(_text(value)), wanted)
-    return lambda row: any(leaf_matches(v) for v in _resolve(row, parts))
+    return lambda row: any(leaf_matches(v) for v in _leaves(row, cond.field, ftype))
 
 
 def _predicate(node: Node, schema: Schema, now: float) -> Callable[[Mapping], bool]:
@@ -551,7 +556,7 @@ def _search_texts(row: Mapping, schema: Schema) -> Iterable[str]:
                 yield _text(value)
         return
     for name, declared in schema.fields.items():
-        for value in _resolve(row, name.split(".")):
+        for value in _leaves(row, name, declared.type):
             if declared.type != "date":
                 yield _text(value)
             elif (epoch := _epoch(value)) is not None and (iso := _iso(epoch)) is not None:
@@ -596,6 +601,15 @@ def _project(row: Mapping, names: Sequence[str]) -> dict:
     return projected
 
 
+def _frozen(value):
+    """A hashable stand-in that is equal exactly when the values are (1 == 1.0 == True included)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
 @dataclass
 class Page:
     """One page of a list and the count of all matching items (Wazuh's totalItems)."""
@@ -625,6 +639,13 @@ def apply(rows: Iterable[Mapping], query: Query, schema: Schema | None = None, *
     schema = schema or Schema()
     rows = list(rows)
     now = time.time() if now is None else now
+    selected = _selected(query, schema, rows)
+    schema.check_sort(query.sort)
+    if schema.fields is None and rows:
+        wrong = [k.field for k in query.sort if all(_get(r, k.field.split(".")) is _MISSING for r in rows)]
+        if wrong:
+            raise WazuhError(1403, f"Fields: {', '.join(wrong)}")
+    keys = _order_keys(query, schema, selected)
     if query.q is not None:
         schema.check_q(query.q)
         matches = _predicate(query.q, schema, now)
@@ -633,20 +654,12 @@ def apply(rows: Iterable[Mapping], query: Query, schema: Schema | None = None, *
         wanted = _fold(query.search.text)
         rows = [row for row in rows
                 if any(wanted in _fold(text) for text in _search_texts(row, schema)) != query.search.negate]
-    selected = _selected(query, schema, rows)
-    schema.check_sort(query.sort)
-    if schema.fields is None and rows:
-        wrong = [k.field for k in query.sort if all(_get(r, k.field.split(".")) is _MISSING for r in rows)]
-        if wrong:
-            raise WazuhError(1403, f"Fields: {', '.join(wrong)}")
-    keys = _order_keys(query, schema, selected)
     if query.distinct:
         projected = [_project(row, selected) if selected is not None else row for row in rows]
-        unique: list = []
+        unique: dict = {}
         for item in projected:
-            if item not in unique:
-                unique.append(item)
-        rows = sort_rows(unique, keys, schema)
+            unique.setdefault(_frozen(item), item)
+        rows = sort_rows(unique.values(), keys, schema)
     else:
         rows = sort_rows(rows, keys, schema)
         rows = [_project(row, selected) for row in rows] if selected is not None else [dict(r) for r in rows]
@@ -735,6 +748,12 @@ def to_sql(query: Query, schema: Schema, *, where: str | None = None, where_para
                         id_field=schema.id_field, table=schema.table)
     fields = sql_schema.fields
     now = time.time() if now is None else now
+    selected = _selected(query, sql_schema, [])
+    columns = tuple(selected if selected is not None else fields)
+    sql_schema.check_sort(query.sort)
+    order = ", ".join(f"({fields[k.field].column}) COLLATE NOCASE {d}, ({fields[k.field].column}) {d}"
+                      for k in _order_keys(query, sql_schema, selected)
+                      for d in ["ASC" if k.ascending else "DESC"])
     clauses, params = ([f"({where})"], list(where_params)) if where else ([], [])
     if query.q is not None:
         sql_schema.check_q(query.q)
@@ -745,12 +764,6 @@ def to_sql(query: Query, schema: Schema, *, where: str | None = None, where_para
         tests = [f"({_text_sql(f)} IS NOT NULL AND {_text_sql(f)} LIKE ? ESCAPE '\\')" for f in fields.values()]
         clauses.append(f"{'NOT ' if query.search.negate else ''}({' OR '.join(tests)})")
         params.extend([_like_pattern(query.search.text)] * len(tests))
-    selected = _selected(query, sql_schema, [])
-    columns = tuple(selected if selected is not None else fields)
-    sql_schema.check_sort(query.sort)
-    order = ", ".join(f"({fields[k.field].column}) COLLATE NOCASE {d}, ({fields[k.field].column}) {d}"
-                      for k in _order_keys(query, sql_schema, selected)
-                      for d in ["ASC" if k.ascending else "DESC"])
     body = (f"SELECT {'DISTINCT ' if query.distinct else ''}"
             f"{', '.join(f'({fields[c].column})' for c in columns)} FROM {schema.table}"
             + (f" WHERE {' AND '.join(clauses)}" if clauses else ""))
