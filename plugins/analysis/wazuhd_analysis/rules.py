@@ -390,8 +390,7 @@ class RuleSet:
                 elif tag in ("srcip", "dstip"):
                     r.conditions.append(IPCondition(tag, text, _negate(c, file, rid_s)))
                 elif tag in TEXT_FIELDS:
-                    fname, default = TEXT_FIELDS[tag]
-                    r.conditions.append(Condition(fname, compile_pattern(text, c.get("type"), default), _negate(c, file, rid_s)))
+                    multi.setdefault(tag, []).append((_subst(c.text, variables).strip(), c))
                 elif tag == "decoded_as":
                     r.decoded_as = text
                 elif tag == "category":
@@ -448,18 +447,24 @@ class RuleSet:
             except ValueError as exc:
                 raise RulesetError(f"invalid value in <{tag}>: {exc}", file=file, line=c.line, rule_id=rid_s) from exc
         # repeated <match>/<regex> concatenate; the last type/negate given decides
-        for pos, tag in enumerate(("match", "regex")):
-            parts = multi.get(tag)
-            if not parts:
-                continue
+        # (Wazuh appends the contents of repeated elements)
+        front = []
+        for tag, parts in multi.items():
             kind = next((c.get("type") for _, c in reversed(parts) if c.get("type")), None)
             neg_node = next((c for _, c in reversed(parts) if c.get("negate") is not None), None)
+            if tag == "match":
+                fname, default = "log", "osmatch"
+            elif tag == "regex":
+                fname, default = "log", "osregex"
+            else:
+                fname, default = TEXT_FIELDS[tag]
             try:
-                m = compile_pattern("".join(t for t, _ in parts), kind, "osmatch" if tag == "match" else "osregex")
+                m = compile_pattern("".join(t for t, _ in parts), kind, default)
                 neg = _negate(neg_node, file, rid_s) if neg_node is not None else False
             except PatternError as exc:
                 raise RulesetError(str(exc), file=file, line=parts[0][1].line, rule_id=rid_s) from exc
-            r.conditions.insert(pos if "match" in multi else 0, Condition("log", m, neg))
+            front.append(Condition(fname, m, neg))
+        r.conditions[0:0] = front
         r.has_if_matched = r.if_matched_sid is not None or r.if_matched_group is not None
         r.finish_groups()
         return r
