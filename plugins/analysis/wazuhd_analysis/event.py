@@ -82,8 +82,6 @@ _TS = (
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
     # 2015 Dec 29 10:00:01
     rf"|\d{{4}} {_MONTH} [ \d]\d \d\d:\d\d:\d\d"
-    # Fri Dec 29 10:00:01 2015 / Fri Dec 29 10:00:01 UTC 2015
-    rf"|{_DAY} {_MONTH} [ \d]\d \d\d:\d\d:\d\d(?: [A-Z]{{3,4}})? \d{{4}}"
     # 2023-01-23 03:22:26.410246-0800 (macOS unified log)
     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d{4}"
 )
@@ -95,7 +93,7 @@ _HEADER = re.compile(
 _PROGRAM = re.compile(
     r"^(?P<prog>[^\s:\[\]]+(?: \S+?)?)(?:\[(?P<pid>[^\]\s]*)\])?(?:\s*<[^>]*>)?:\s*"
 )
-_PROGRAM_SIMPLE = re.compile(r"^(?P<prog>[^\s:\[\]]+)(?:\[(?P<pid>[^\]\s]*)\])?(?:\s*<\w+>)?: ?")
+_PROGRAM_SIMPLE = re.compile(r"^(?P<prog>[^\s:\[\]%][^\s:\[\]]*)(?:\[(?P<pid>[^\]\s]*)\])?(?:\s*<\w+>)?: ?")
 
 
 def predecode(ev: Event) -> None:

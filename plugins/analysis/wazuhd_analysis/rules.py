@@ -539,13 +539,15 @@ class RuleSet:
                     raise RulesetError(f"if_matched_sid refers to undefined rule {r.if_matched_sid}", file=r.file, line=r.line, rule_id=r.id)
                 src.referenced = True
         import os as _os
-        v = _os.environ.get("WZ_ORDER", "A")
+        v = _os.environ.get("WZ_ORDER", "E")
         if v == "A":
             key = lambda x: (x.level != 0, -x.level, x.order_key)  # noqa: E731
         elif v == "B":
             key = lambda x: (x.level != 0, -x.level, -x.order_key)  # noqa: E731
         elif v == "C":
             key = lambda x: (x.order_key,)  # noqa: E731
+        elif v == "E":
+            key = lambda x: (x.level != 0, -x.level, x.decoded_as is None, x.order_key)  # noqa: E731
         else:
             key = lambda x: (x.level != 0, -x.level, -x.order_key if x.level == 0 else x.order_key)  # noqa: E731
         for r in self.order:
