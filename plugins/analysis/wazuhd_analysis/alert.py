@@ -88,7 +88,7 @@ def build_alert(ev, rule, firedtimes: int, manager_name: str = "wazuhd") -> dict
         alert["predecoder"] = pre
     d = ev.decoder
     if d is not None:
-        alert["decoder"] = d.to_dict()
+        alert["decoder"] = d.to_dict(ev.top_decoder)
     data = build_data(ev)
     if data:
         alert["data"] = data

@@ -67,10 +67,10 @@ class Decoder:
     def __repr__(self) -> str:
         return f"<Decoder {self.own_name!r} {os.path.basename(self.file)}:{self.line}>"
 
-    def to_dict(self) -> dict:
+    def to_dict(self, top: "Decoder | None" = None) -> dict:
         d = {"name": self.name}
         if self.parent is not None:
-            d["parent"] = self.parent.name
+            d["parent"] = (top or self.parent).name
         return d
 
 
@@ -212,8 +212,6 @@ class DecoderSet:
             d.parent = parent
             if not d.use_own_name:
                 d.name = parent.name
-            if not d.type_set:
-                d.type = parent.type
             for p in parents:
                 kids = p.children
                 if kids and kids[-1].own_name == d.own_name:
@@ -260,6 +258,8 @@ class DecoderSet:
                     continue
                 pmatch = r[0]
             ev.decoder = node
+            ev.top_decoder = node
+            ev.dtype = node.type
             if not node.children:
                 if node.regex is not None:
                     off = pmatch if node.regex_offset in ("after_prematch", "after_parent") else 0
@@ -304,6 +304,8 @@ class DecoderSet:
         if chosen is None:
             return
         ev.decoder = chosen
+        if chosen.type_set:
+            ev.dtype = chosen.type
         if chosen.plugin is not None:
             off = cmatch if chosen.plugin_offset == "after_prematch" else (pmatch if chosen.plugin_offset == "after_parent" else 0)
             chosen.plugin(ev, chosen, log[off:] if off else log)

@@ -161,7 +161,7 @@ class Engine:
 
     # -- rule matching --------------------------------------------------
     def _match(self, ev: Event, fts_new: bool) -> Rule | None:
-        dtype = ev.decoder.type if ev.decoder is not None else "syslog"
+        dtype = ev.dtype
         for root in self.ruleset.rules.roots:
             if (root.category or "syslog") != dtype:
                 continue
@@ -187,8 +187,7 @@ class Engine:
             if d is None or d.name != rule.decoded_as:
                 return False
         if rule.category is not None and rule.sid >= 10:
-            dtype = ev.decoder.type if ev.decoder is not None else "syslog"
-            if rule.category != dtype:
+            if rule.category != ev.dtype:
                 return False
         if rule.maxsize and len(ev.full_log) <= rule.maxsize:
             return False

@@ -22,7 +22,8 @@ class Event:
     __slots__ = (
         "full_log", "log", "location", "hostname", "program_name", "pid",
         "pre_timestamp", "agent_id", "agent_name", "agent_ip", "decoder", "fields",
-        "time", "json", "rule", "predecoded", "log_format", "has_header",
+        "time", "json", "rule", "predecoded", "log_format", "has_header", "dtype",
+        "top_decoder",
     )
 
     def __init__(self, message: str, location: str = "stdin", *, agent_id: str = "000",
@@ -46,6 +47,8 @@ class Event:
         self.predecoded = False
         self.log_format = log_format
         self.has_header = False
+        self.dtype = "syslog"
+        self.top_decoder = None
 
     def set_field(self, name: str, value) -> None:
         name = FIELD_ALIASES.get(name, name)
