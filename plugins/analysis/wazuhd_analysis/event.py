@@ -80,7 +80,7 @@ _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _TS = (
     # Dec 29 10:00:01 / Dec 29 10:00:01.123 / Dec 29 2015 10:00:01 / Dec 29 10:00:01 2015
-    rf"{_MONTH} [ \d]\d(?: \d{{4}})? \d\d:\d\d:\d\d(?:\.\d+)?(?: \d{{4}})?(?: [A-Z]{{3,4}})?"
+    rf"{_MONTH} {{1,2}}\d{{1,2}}(?: \d{{4}})? \d\d:\d\d:\d\d(?:\.\d+)?(?: \d{{4}})?(?: [A-Z]{{3,4}})?"
     # 2015-12-29T10:00:01.123456+01:00 (RFC 3339, rsyslog high precision)
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
     # 2015 Dec 29 10:00:01

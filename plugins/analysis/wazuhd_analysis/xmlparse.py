@@ -94,6 +94,9 @@ def parse_xml(text: str, file: str | None = None) -> list[Node]:
             raise XMLSyntaxError("unterminated comment", file, line)
         m = _TOKEN.match(text, pos)
         if m is None:
+            nxt = text[pos + 1 : pos + 2]
+            if nxt.isalpha() or nxt in "/_!?":
+                raise XMLSyntaxError("malformed or unterminated tag", file, line)
             # a bare '<' in text (e.g. OS_Regex's \<): keep it as text
             if stack:
                 stack[-1].text += "<"

@@ -1,0 +1,107 @@
+"""Correlation: frequency/timeframe, same_/different_, if_matched_group, ignore, memory bound."""
+
+import sys
+from pathlib import Path
+
+try:
+    import wazuhd_analysis  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from wazuhd_analysis import engine as engine_mod  # noqa: E402
+from wazuhd_analysis.engine import Engine, Ruleset  # noqa: E402
+
+DEC = """
+<decoder name="auth">
+  <program_name>^auth$</program_name>
+  <regex>^(\\w+) user=(\\S+) src=(\\S+)</regex>
+  <order>action, srcuser, srcip</order>
+</decoder>
+"""
+RULES = """
+<group name="syslog,">
+  <rule id="1" level="0" noalert="1"><category>syslog</category><description>t</description></rule>
+</group>
+<group name="auth,">
+  <rule id="100600" level="0"><decoded_as>auth</decoded_as><description>auth</description></rule>
+  <rule id="100601" level="3"><if_sid>100600</if_sid><action>^fail$</action>
+    <description>failure</description><group>authentication_failed,</group></rule>
+  <rule id="100602" level="10" frequency="3" timeframe="60">
+    <if_matched_sid>100601</if_matched_sid>
+    <same_source_ip />
+    <description>brute force from $(srcip)</description>
+  </rule>
+  <rule id="100603" level="8" timeframe="60">
+    <if_sid>100600</if_sid>
+    <action>^ok$</action>
+    <if_matched_group>authentication_failed</if_matched_group>
+    <different_srcuser />
+    <description>success after another user's failure</description>
+  </rule>
+  <rule id="100604" level="4" ignore="30"><if_sid>100600</if_sid><action>^noisy$</action>
+    <description>noisy</description></rule>
+</group>
+"""
+
+
+def make(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "d" / "a.xml").write_text(DEC)
+    (tmp_path / "r" / "a.xml").write_text(RULES)
+    return Ruleset.load(decoder_dirs=[str(tmp_path / "d")], rule_dirs=[str(tmp_path / "r")])
+
+
+def send(eng, msg, t):
+    return eng.process(f"Dec 1 10:00:00 h auth: {msg}", now=t)
+
+
+def test_frequency_same_source_ip_and_timeframe(tmp_path):
+    eng = Engine(make(tmp_path))
+    t = 1000.0
+    assert send(eng, "fail user=a src=1.1.1.1", t).rule.id == "100601"
+    assert send(eng, "fail user=a src=2.2.2.2", t + 1).rule.id == "100601"
+    assert send(eng, "fail user=a src=1.1.1.1", t + 2).rule.id == "100601"
+    r = send(eng, "fail user=a src=1.1.1.1", t + 3)  # third from 1.1.1.1
+    assert r.rule.id == "100602"
+    assert r.alert["rule"]["description"] == "brute force from 1.1.1.1"
+    assert r.alert["rule"]["frequency"] == 3
+    # outside the timeframe the old events no longer count
+    eng2 = Engine(eng.ruleset)
+    send(eng2, "fail user=a src=1.1.1.1", t)
+    send(eng2, "fail user=a src=1.1.1.1", t + 1)
+    assert send(eng2, "fail user=a src=1.1.1.1", t + 100).rule.id == "100601"
+
+
+def test_if_matched_group_with_different_user(tmp_path):
+    eng = Engine(make(tmp_path))
+    assert send(eng, "ok user=a src=1.1.1.1", 10).rule.id == "100600"
+    send(eng, "fail user=a src=1.1.1.1", 11)
+    assert send(eng, "ok user=a src=1.1.1.1", 12).rule.id == "100600"  # same user
+    assert send(eng, "ok user=b src=1.1.1.1", 13).rule.id == "100603"
+
+
+def test_ignore_silences_a_rule_for_a_while(tmp_path):
+    eng = Engine(make(tmp_path))
+    assert send(eng, "noisy user=a src=1.1.1.1", 100).rule.id == "100604"
+    assert send(eng, "noisy user=a src=1.1.1.1", 110).rule.id == "100600"
+    assert send(eng, "noisy user=a src=1.1.1.1", 131).rule.id == "100604"
+    assert eng.firedtimes[100604] == 2
+
+
+def test_sessions_do_not_share_state(tmp_path):
+    rs = make(tmp_path)
+    a, b = Engine(rs), Engine(rs)
+    for i in range(2):
+        send(a, "fail user=a src=1.1.1.1", 50 + i)
+    assert send(b, "fail user=a src=1.1.1.1", 52).rule.id == "100601"
+    assert send(a, "fail user=a src=1.1.1.1", 52).rule.id == "100602"
+
+
+def test_correlation_memory_is_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine_mod, "MAX_REMEMBERED", 16)
+    eng = Engine(make(tmp_path))
+    for i in range(200):
+        send(eng, f"fail user=u{i} src=10.0.0.{i % 250}", 1000 + i * 0.01)
+    assert len(eng.by_sid[100601]) == 16
+    assert all(len(q) <= 16 for q in eng.by_group.values())

@@ -1,0 +1,79 @@
+"""Wazuh's own ruleset regression suite against the engine.
+
+Loads ../shared/wazuh-ruleset (relative to the repository root) with its
+testing/ruleset extras, runs every case of testing/tests/*.ini (the GeoIP ones
+aside) as TESTING.md describes, prints per-file results and asserts a pass
+rate of at least 98%.
+"""
+
+import io
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+PLUGIN_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = PLUGIN_DIR.parents[1]
+try:
+    import wazuhd_analysis  # noqa: F401
+except ImportError:  # not installed: use the source tree
+    sys.path.insert(0, str(PLUGIN_DIR))
+
+from wazuhd_analysis.inirunner import parse_ini, run_files  # noqa: E402
+from wazuhd_analysis.suite import find_wazuh_ruleset, load_suite_ruleset, suite_ini_files  # noqa: E402
+
+RULESET = find_wazuh_ruleset(str(REPO_ROOT))
+pytestmark = pytest.mark.skipif(
+    RULESET is None, reason=f"Wazuh ruleset not found at {REPO_ROOT.parent / 'shared' / 'wazuh-ruleset'}"
+)
+
+
+@pytest.fixture(scope="module")
+def suite_ruleset(tmp_path_factory):
+    return load_suite_ruleset(RULESET, str(tmp_path_factory.mktemp("suite")))
+
+
+def test_rule_60000_edit_is_in_a_copy_only(suite_ruleset):
+    original = Path(RULESET, "rules", "0575-win-base_rules.xml").read_text()
+    assert "<decoded_as>windows_eventchannel</decoded_as>" in original
+    assert suite_ruleset.rules.rules[60000].decoded_as == "json"
+
+
+def test_wazuh_ini_suite(suite_ruleset, capsys):
+    files = suite_ini_files(RULESET)
+    assert files, "no .ini files found"
+    out = io.StringIO()
+    code, results = run_files(suite_ruleset, files, out)
+    report = out.getvalue()
+    with capsys.disabled():
+        print("\n" + report)
+    total = len(results)
+    passed = sum(r.ok for r in results)
+    expected_total = sum(len(parse_ini(f)) for f in files)
+    assert total == expected_total
+    assert total > 1000
+    rate = passed / total
+    assert rate >= 0.98, f"pass rate {rate:.2%} ({passed}/{total})\n{report}"
+    assert code == (0 if passed == total else 1)
+
+
+def test_multiline_case_goes_through_one_session(suite_ruleset, tmp_path):
+    """A repeated key is one case whose lines share correlation state: the
+    frequency rule fires only on the last of three identical lines."""
+    ini = tmp_path / "t.ini"
+    line = ("Dec 25 20:45:02 MyHost test_same_fields[12345]: User 'admin' logged "
+            "from '192.168.1.100' 5 this is the same_fields test")
+    ini.write_text(
+        "[three lines]\n" + "".join(f"log 1 pass = {line}\n" for _ in range(3))
+        + "rule = 999206\nalert = 7\ndecoder = test_same\n"
+        "[one line]\n" f"log 1 pass = {line}\n" "rule = 999206\nalert = 7\ndecoder = test_same\n"
+    )
+    cases = parse_ini(str(ini))
+    assert [len(c.lines) for c in cases] == [3, 1]
+    out = io.StringIO()
+    code, results = run_files(suite_ruleset, [str(ini)], out)
+    assert [r.ok for r in results] == [True, False]
+    assert results[1].kind == "another rule"
+    assert code == 1
+    assert "t.ini: 1 passed, 1 failed" in out.getvalue()
