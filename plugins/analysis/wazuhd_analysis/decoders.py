@@ -250,9 +250,14 @@ class DecoderSet:
 
     def decode(self, ev: Event) -> Decoder | None:
         log = ev.log
+        low = log.lower()
+        if len(low) != len(log):
+            low = None
         for node in self._candidates(ev.program_name):
             pmatch = 0
             if node.prematch is not None:
+                if low is not None and not node.prematch.possible(low):
+                    continue
                 r = node.prematch.execute(log)
                 if r is None:
                     continue

@@ -162,21 +162,27 @@ class Engine:
     # -- rule matching --------------------------------------------------
     def _match(self, ev: Event, fts_new: bool) -> Rule | None:
         dtype = ev.dtype
+        d = ev.decoder
+        key = (d.name if d is not None else None, ev.program_name)
         for root in self.ruleset.rules.roots:
             if (root.category or "syslog") != dtype:
                 continue
-            r = self._check(root, ev, fts_new)
+            r = self._check(root, ev, fts_new, key)
             if r is not None:
                 return r
         return None
 
-    def _check(self, rule: Rule, ev: Event, fts_new: bool) -> Rule | None:
+    def _check(self, rule: Rule, ev: Event, fts_new: bool, key) -> Rule | None:
         if not self._conditions(rule, ev, fts_new):
             return None
-        for child in rule.children:
-            r = self._check(child, ev, fts_new)
-            if r is not None:
-                return r
+        if rule.children:
+            lst = rule.kid_cache.get(key)
+            if lst is None:
+                lst = rule.candidates(*key)
+            for child in lst:
+                r = self._check(child, ev, fts_new, key)
+                if r is not None:
+                    return r
         if _NOALERT_PASS and rule.noalert and rule.sid >= 10:
             return None
         return rule

@@ -74,96 +74,184 @@ def _split_alternatives(pattern: str) -> list[str]:
     return parts
 
 
-def translate_osregex(alternative: str) -> str:
-    """Translate ONE OS_Regex alternative (no top-level ``|``) to Python ``re``."""
-    out: list[str] = []
+_ALL = frozenset(chr(i) for i in range(128)) | {"<non-ascii>"}
+_WSET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-@_")
+_PSET = frozenset("""()*+,-.:;<=>?[]!"'#$%&|{}""")
+_CLASS_SETS = {
+    "w": _WSET,
+    "W": _ALL - _WSET,
+    "d": frozenset("0123456789"),
+    "D": _ALL - frozenset("0123456789"),
+    "s": frozenset(" "),
+    "S": _ALL - frozenset(" "),
+    "t": frozenset("\t"),
+    "p": _PSET,
+    ".": _ALL | {"\n"},
+}
+
+
+def _tokenize(alternative: str):
+    """OS_Regex alternative -> tokens: ('lit', ch) ('cls', letter, quant)
+    ('open',) ('close',) and a flag for the leading '^'."""
+    toks = []
     i = 0
     n = len(alternative)
-    depth = 0
-    if alternative.startswith("^"):
-        out.append(r"\A")
+    anchored = alternative.startswith("^")
+    if anchored:
         i = 1
+    depth = 0
     while i < n:
         c = alternative[i]
         if c == "\\":
             if i + 1 >= n:
-                out.append(re.escape("\\"))
+                toks.append(("lit", "\\"))
                 i += 1
                 continue
             e = alternative[i + 1]
             i += 2
-            cls = _CLASSES.get(e)
-            if cls is not None:
-                out.append(cls)
+            if e in _CLASSES:
+                q = ""
                 if i < n and alternative[i] in "+*":
-                    out.append(alternative[i])
+                    q = alternative[i]
                     i += 1
-                    # OS_Regex extends a repeated class only as far as it must
-                    # for the rest of the pattern to match (lazy), except when
-                    # nothing follows it, where it takes all it can.
-                    if alternative[i:].lstrip(")") not in ("", "$"):
-                        out.append("?")
+                toks.append(("cls", e, q))
             else:
-                # \$ \( \) \\ \| \< and any other escaped character: literal.
-                out.append(re.escape(e))
+                toks.append(("lit", e))
             continue
         if c == "(":
             depth += 1
-            out.append("(")
+            toks.append(("open",))
         elif c == ")":
             if depth == 0:
                 raise PatternError(f"unbalanced ')' in OS_Regex {alternative!r}")
             depth -= 1
-            out.append(")")
+            toks.append(("close",))
         elif c == "$" and i == n - 1:
-            out.append(r"\Z")
+            toks.append(("end",))
         else:
-            out.append(re.escape(c))
+            toks.append(("lit", c))
         i += 1
     if depth:
         raise PatternError(f"unbalanced '(' in OS_Regex {alternative!r}")
+    return anchored, toks
+
+
+def _next_set(toks, j):
+    """Characters the element after position j must start with, or None if
+    unknown/optional (then no shortcut is taken)."""
+    while j < len(toks) and toks[j][0] in ("open", "close"):
+        j += 1
+    if j >= len(toks):
+        return None
+    t = toks[j]
+    if t[0] == "lit":
+        return frozenset({t[1].lower(), t[1].upper()})
+    if t[0] == "cls" and t[2] != "*":
+        return _CLASS_SETS[t[1]]
+    return None
+
+
+def translate_osregex(alternative: str) -> str:
+    """Translate ONE OS_Regex alternative (no top-level ``|``) to Python ``re``.
+
+    A repeated class extends only as far as it must for the rest of the
+    pattern to match (lazy), except when nothing follows it, where it takes
+    all it can.  When the next element cannot start with a character of the
+    class, lazy, greedy and possessive agree, and the possessive form (no
+    backtracking) is used for speed."""
+    anchored, toks = _tokenize(alternative)
+    out: list[str] = [r"\A"] if anchored else []
+    for j, t in enumerate(toks):
+        kind = t[0]
+        if kind == "lit":
+            out.append(re.escape(t[1]))
+        elif kind == "open":
+            out.append("(")
+        elif kind == "close":
+            out.append(")")
+        elif kind == "end":
+            out.append(r"\Z")
+        else:
+            _, e, q = t
+            out.append(_CLASSES[e])
+            if not q:
+                continue
+            rest = [x for x in toks[j + 1 :] if x[0] != "close"]
+            if not rest or rest == [("end",)]:
+                out.append(q)  # greedy to the end
+                continue
+            nxt = _next_set(toks, j + 1)
+            if nxt is not None and not (nxt & _CLASS_SETS[e]):
+                out.append(q + "+")  # possessive: nothing to give back
+            else:
+                out.append(q + "?")
     return "".join(out)
 
 
-def _literal_hint(alternative: str) -> str:
-    """Longest literal run that every match of this OS_Regex alternative contains
-    (lower-cased), or '' when there is none worth checking."""
-    best = ""
-    cur: list[str] = []
-    i = 0
-    n = len(alternative)
-    if alternative.startswith("^"):
-        i = 1
-    while i < n:
-        c = alternative[i]
-        if c == "\\" and i + 1 < n:
-            e = alternative[i + 1]
-            i += 2
-            if e in _CLASSES:
-                if len(cur) > len(best):
-                    best = "".join(cur)
-                cur = []
-                if i < n and alternative[i] in "+*":
-                    i += 1
-                continue
-            cur.append(e)
+def _literal_hint(alternative: str):
+    """The literal runs (lower-cased) that every match of this alternative
+    contains, or () when there are none."""
+    try:
+        _, toks = _tokenize(alternative)
+    except PatternError:
+        return ()
+    runs = []
+    cur = []
+    for t in toks:
+        if t[0] == "lit":
+            cur.append(t[1].lower())
+        elif t[0] in ("open", "close"):
             continue
-        if c in "()":
-            i += 1
-            continue
-        if c == "$" and i == n - 1:
-            break
-        cur.append(c)
+        else:
+            if cur:
+                runs.append("".join(cur))
+            cur = []
+    if cur:
+        runs.append("".join(cur))
+    runs = [r for r in dict.fromkeys(runs) if r.strip()]
+    runs.sort(key=len, reverse=True)
+    return tuple(runs[:4])
+
+
+_SETS = {
+    "w": frozenset("abcdefghijklmnopqrstuvwxyz0123456789-@_"),
+    "d": frozenset("0123456789"),
+    "s": frozenset(" "),
+    "t": frozenset("\t"),
+    "p": frozenset("""()*+,-.:;<=>?[]!"'#$%&|{}"""),
+}
+
+
+def _first_chars(alternative: str):
+    """For an anchored alternative, the set of (lower-case) characters the
+    text can start with, or None when that is not cheap to know."""
+    if not alternative.startswith("^"):
+        return None
+    i = 1
+    while i < len(alternative) and alternative[i] == "(":
         i += 1
-    if len(cur) > len(best):
-        best = "".join(cur)
-    return best.lower() if len(best) >= 3 else ""
+    if i >= len(alternative):
+        return None
+    c = alternative[i]
+    if c == "\\":
+        if i + 1 >= len(alternative):
+            return None
+        e = alternative[i + 1]
+        nxt = alternative[i + 2 : i + 3]
+        if e in _CLASSES:
+            if nxt == "*":
+                return None
+            return _SETS.get(e)
+        return frozenset(e.lower())
+    if c in ")$|":
+        return None
+    return frozenset(c.lower())
 
 
 class OSRegex:
     """A compiled OS_Regex pattern."""
 
-    __slots__ = ("pattern", "_alts", "_any", "ngroups", "hints")
+    __slots__ = ("pattern", "_alts", "_any", "ngroups", "hints", "pre")
 
     def __init__(self, pattern: str):
         self.pattern = pattern
@@ -182,6 +270,33 @@ class OSRegex:
         self.ngroups = max(p.groups for p in self._alts)
         hints = [_literal_hint(a) for a in alts]
         self.hints = hints if all(hints) else None
+        # cheap pre-checks on the lower-cased text: (first chars, literal)
+        pre = []
+        for a, h in zip(alts, hints):
+            fc = _first_chars(a)
+            if fc is None and not h:
+                pre = None
+                break
+            pre.append((fc, h or None))
+        self.pre = pre
+
+    def possible(self, low: str) -> bool:
+        """False when no alternative can match ``low`` (the lower-cased text)."""
+        pre = self.pre
+        if pre is None:
+            return True
+        for fc, h in pre:
+            if fc is not None and (not low or low[0] not in fc):
+                continue
+            if h is not None:
+                for lit in h:
+                    if lit not in low:
+                        break
+                else:
+                    return True
+                continue
+            return True
+        return False
 
     def search(self, text: str) -> bool:
         return self._any.search(text) is not None
@@ -222,6 +337,9 @@ class OSMatch:
         self._subs = subs
         self.hints = None
 
+    def possible(self, low: str) -> bool:
+        return True
+
     def search(self, text: str) -> bool:
         return (self._re.search(text) is not None) != self.negate
 
@@ -250,6 +368,9 @@ class PCRE2Regex:
             raise PatternError(f"invalid PCRE2 {pattern!r}: {exc}") from exc
         self.ngroups = self._re.groups
         self.hints = None
+
+    def possible(self, low: str) -> bool:
+        return True
 
     def search(self, text: str) -> bool:
         return self._re.search(text) is not None

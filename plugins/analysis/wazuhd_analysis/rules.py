@@ -133,7 +133,7 @@ class Rule:
         "ignore_fields", "mitre", "groups", "description", "info", "if_fts",
         "check_diff", "file", "line", "children", "parents", "order_key", "firedtimes",
         "ignored_until", "ignored_values", "compliance", "plain_groups", "has_if_matched",
-        "group_string", "referenced",
+        "group_string", "referenced", "kid_cache",
     )
 
     def __init__(self, sid: int, level: int, file: str, line: int):
@@ -181,9 +181,33 @@ class Rule:
         self.has_if_matched = False
         self.group_string = ""
         self.referenced = False
+        self.kid_cache: dict = {}
 
     def __repr__(self) -> str:
         return f"<Rule {self.id} level={self.level}>"
+
+    def could_match(self, decoder_name, program_name) -> bool:
+        """Cheap static test used to pre-select candidate children: the
+        decoder name (decoded_as) and the program name condition."""
+        if self.decoded_as is not None and self.decoded_as != decoder_name:
+            return False
+        for c in self.conditions:
+            if c.__class__ is Condition and c.name == "program_name":
+                if program_name is None:
+                    return False
+                if c.matcher.search(program_name) == c.negate:
+                    return False
+        return True
+
+    def candidates(self, decoder_name, program_name) -> list["Rule"]:
+        key = (decoder_name, program_name)
+        lst = self.kid_cache.get(key)
+        if lst is None:
+            lst = [c for c in self.children if c.could_match(decoder_name, program_name)]
+            if len(self.kid_cache) > 4096:
+                self.kid_cache.clear()
+            self.kid_cache[key] = lst
+        return lst
 
     def finish_groups(self) -> None:
         comp: dict[str, list[str]] = {}
@@ -497,6 +521,7 @@ class RuleSet:
         for r in self.order:
             r.children = []
             r.parents = []
+            r.kid_cache = {}
         self.roots = []
         templates: dict[str, Rule] = {}
         for r in self.order:
