@@ -253,6 +253,7 @@ class DecoderSet:
         low = log.lower()
         if len(low) != len(log):
             low = None
+        ev.low = low
         for node in self._candidates(ev.program_name):
             pmatch = 0
             if node.prematch is not None:
@@ -280,6 +281,7 @@ class DecoderSet:
         return None
 
     def _decode_children(self, ev: Event, parent: Decoder, log: str, pmatch: int) -> None:
+        low = ev.low
         kids = parent.children
         n = len(kids)
         i = 0
@@ -291,12 +293,11 @@ class DecoderSet:
                 i = self._skip_siblings(kids, i)
                 continue
             if k.prematch is not None:
-                if k.prematch_offset == "after_parent":
-                    base = pmatch
-                    r = k.prematch.execute(log[pmatch:] if pmatch else log)
+                base = pmatch if k.prematch_offset == "after_parent" else 0
+                if low is not None and not k.prematch.possible(low, base):
+                    r = None
                 else:
-                    base = 0
-                    r = k.prematch.execute(log)
+                    r = k.prematch.execute(log[base:] if base else log)
                 if r is not None:
                     chosen = k
                     cmatch = base + r[0]
@@ -329,7 +330,10 @@ class DecoderSet:
                 off = cmatch if regex_prev is None else regex_prev
             else:
                 off = 0
-            r = k.regex.execute(log[off:] if off else log)
+            if low is not None and not k.regex.possible(low, off):
+                r = None
+            else:
+                r = k.regex.execute(log[off:] if off else log)
             if r is None:
                 if k.get_next and i + 1 < n:
                     i += 1

@@ -163,7 +163,7 @@ class Engine:
     def _match(self, ev: Event, fts_new: bool) -> Rule | None:
         dtype = ev.dtype
         d = ev.decoder
-        key = (d.name if d is not None else None, ev.program_name)
+        key = (d.name if d is not None else None, ev.program_name, None)
         for root in self.ruleset.rules.roots:
             if (root.category or "syslog") != dtype:
                 continue
@@ -176,10 +176,23 @@ class Engine:
         if not self._conditions(rule, ev, fts_new):
             return None
         if rule.children:
-            lst = rule.kid_cache.get(key)
-            if lst is None:
-                lst = rule.candidates(*key)
+            df = rule.dispatch_field
+            if df is None:
+                lst = rule.kid_cache.get(key)
+                if lst is None:
+                    lst = rule.candidates(key[0], key[1])
+            else:
+                v = ev.get(df)
+                k2 = (key[0], key[1], v)
+                lst = rule.kid_cache.get(k2)
+                if lst is None:
+                    lst = rule.candidates(key[0], key[1], v)
+            log = ev.log
+            low = ev.low
             for child in lst:
+                q = child.quick
+                if q is not None and not q.search_low(log, low):
+                    continue
                 r = self._check(child, ev, fts_new, key)
                 if r is not None:
                     return r
@@ -201,7 +214,9 @@ class Engine:
             if c.__class__ is Condition:
                 name = c.name
                 if name == "log":
-                    v = ev.log
+                    if c.matcher.search_low(ev.log, ev.low) == c.negate:
+                        return False
+                    continue
                 elif name == "user":
                     v = ev.user
                 elif name.startswith("f:"):
@@ -210,7 +225,7 @@ class Engine:
                     v = ev.get(name)
                 if v is None:
                     return False
-                if c.matcher.search(v) == c.negate:
+                if c.matcher.search_low(v, None) == c.negate:
                     return False
             elif c.__class__ is CompiledCondition:
                 if not c.fn(ev):

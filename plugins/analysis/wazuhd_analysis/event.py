@@ -23,7 +23,7 @@ class Event:
         "full_log", "log", "location", "hostname", "program_name", "pid",
         "pre_timestamp", "agent_id", "agent_name", "agent_ip", "decoder", "fields",
         "time", "json", "rule", "predecoded", "log_format", "has_header", "dtype",
-        "top_decoder",
+        "top_decoder", "low",
     )
 
     def __init__(self, message: str, location: str = "stdin", *, agent_id: str = "000",
@@ -49,6 +49,7 @@ class Event:
         self.has_header = False
         self.dtype = "syslog"
         self.top_decoder = None
+        self.low = None
 
     def set_field(self, name: str, value) -> None:
         name = FIELD_ALIASES.get(name, name)

@@ -280,13 +280,14 @@ class OSRegex:
             pre.append((fc, h or None))
         self.pre = pre
 
-    def possible(self, low: str) -> bool:
-        """False when no alternative can match ``low`` (the lower-cased text)."""
+    def possible(self, low: str, off: int = 0) -> bool:
+        """False when no alternative can match ``low[off:]`` (``low`` being
+        the lower-cased text)."""
         pre = self.pre
         if pre is None:
             return True
         for fc, h in pre:
-            if fc is not None and (not low or low[0] not in fc):
+            if fc is not None and (off >= len(low) or low[off] not in fc):
                 continue
             if h is not None:
                 for lit in h:
@@ -299,6 +300,11 @@ class OSRegex:
         return False
 
     def search(self, text: str) -> bool:
+        return self._any.search(text) is not None
+
+    def search_low(self, text: str, low: str | None) -> bool:
+        if low is not None and self.pre is not None and not self.possible(low):
+            return False
         return self._any.search(text) is not None
 
     def execute(self, text: str):
@@ -337,11 +343,36 @@ class OSMatch:
         self._subs = subs
         self.hints = None
 
-    def possible(self, low: str) -> bool:
+    def possible(self, low: str, off: int = 0) -> bool:
         return True
 
     def search(self, text: str) -> bool:
         return (self._re.search(text) is not None) != self.negate
+
+    def search_low(self, text: str, low: str | None) -> bool:
+        """Like search(), given the text lower-cased (or None)."""
+        if low is None:
+            low = text.lower()
+            if len(low) != len(text):
+                return self.search(text)
+        hit = False
+        for start, end, body in self._subs:
+            if start:
+                if end:
+                    if low == body:
+                        hit = True
+                        break
+                elif low.startswith(body):
+                    hit = True
+                    break
+            elif end:
+                if low.endswith(body):
+                    hit = True
+                    break
+            elif body in low:
+                hit = True
+                break
+        return hit != self.negate
 
     def execute(self, text: str):
         m = self._re.search(text)
@@ -369,10 +400,13 @@ class PCRE2Regex:
         self.ngroups = self._re.groups
         self.hints = None
 
-    def possible(self, low: str) -> bool:
+    def possible(self, low: str, off: int = 0) -> bool:
         return True
 
     def search(self, text: str) -> bool:
+        return self._re.search(text) is not None
+
+    def search_low(self, text: str, low: str | None) -> bool:
         return self._re.search(text) is not None
 
     def execute(self, text: str):

@@ -133,7 +133,8 @@ class Rule:
         "ignore_fields", "mitre", "groups", "description", "info", "if_fts",
         "check_diff", "file", "line", "children", "parents", "order_key", "firedtimes",
         "ignored_until", "ignored_values", "compliance", "plain_groups", "has_if_matched",
-        "group_string", "referenced", "kid_cache",
+        "group_string", "referenced", "kid_cache", "quick", "dispatch_field",
+        "exact", "has_extra",
     )
 
     def __init__(self, sid: int, level: int, file: str, line: int):
@@ -182,13 +183,18 @@ class Rule:
         self.group_string = ""
         self.referenced = False
         self.kid_cache: dict = {}
+        self.quick = None  # matcher of the first plain <match>/<regex>: fast reject
+        self.dispatch_field = None  # field whose exact value selects children
+        self.exact: dict[str, list] = {}  # field -> its conditions (for dispatch)
+        self.has_extra = True
 
     def __repr__(self) -> str:
         return f"<Rule {self.id} level={self.level}>"
 
-    def could_match(self, decoder_name, program_name) -> bool:
+    def could_match(self, decoder_name, program_name, dfield=None, dvalue=None) -> bool:
         """Cheap static test used to pre-select candidate children: the
-        decoder name (decoded_as) and the program name condition."""
+        decoder name (decoded_as), the program name condition and, when the
+        parent dispatches on a field, an exact-value condition on it."""
         if self.decoded_as is not None and self.decoded_as != decoder_name:
             return False
         for c in self.conditions:
@@ -197,17 +203,52 @@ class Rule:
                     return False
                 if c.matcher.search(program_name) == c.negate:
                     return False
+        if dfield is not None:
+            conds = self.exact.get(dfield)
+            if conds:
+                if dvalue is None:
+                    return False
+                for c in conds:
+                    if c.matcher.search(dvalue) == c.negate:
+                        return False
         return True
 
-    def candidates(self, decoder_name, program_name) -> list["Rule"]:
-        key = (decoder_name, program_name)
+    def candidates(self, decoder_name, program_name, dvalue=None) -> list["Rule"]:
+        key = (decoder_name, program_name, dvalue)
         lst = self.kid_cache.get(key)
         if lst is None:
-            lst = [c for c in self.children if c.could_match(decoder_name, program_name)]
+            df = self.dispatch_field
+            lst = [c for c in self.children if c.could_match(decoder_name, program_name, df, dvalue)]
             if len(self.kid_cache) > 4096:
                 self.kid_cache.clear()
             self.kid_cache[key] = lst
         return lst
+
+    def prepare(self) -> None:
+        """Precompute the fast paths used while matching."""
+        self.quick = None
+        for c in self.conditions:
+            if c.__class__ is Condition and c.name == "log" and not c.negate:
+                self.quick = c.matcher
+                break
+        self.exact = {}
+        for c in self.conditions:
+            if c.__class__ is Condition and c.name.startswith("f:"):
+                self.exact.setdefault(c.name[2:], []).append(c)
+        self.has_extra = bool(
+            self.lists or self.time_range is not None or self.weekdays is not None
+            or self.if_fts or self.check_if_ignored or self.has_if_matched or self.ignore_time
+            or self.maxsize or (self.category is not None and self.sid >= 10)
+        )
+        counts: dict[str, int] = {}
+        for ch in self.children:
+            for f in ch.exact:
+                counts[f] = counts.get(f, 0) + 1
+        self.dispatch_field = None
+        if counts:
+            f, n = max(counts.items(), key=lambda kv: kv[1])
+            if n >= 6:
+                self.dispatch_field = f
 
     def finish_groups(self) -> None:
         comp: dict[str, list[str]] = {}
@@ -563,21 +604,16 @@ class RuleSet:
                 if src is None:
                     raise RulesetError(f"if_matched_sid refers to undefined rule {r.if_matched_sid}", file=r.file, line=r.line, rule_id=r.id)
                 src.referenced = True
-        import os as _os
-        v = _os.environ.get("WZ_ORDER", "E")
-        if v == "A":
-            key = lambda x: (x.level != 0, -x.level, x.order_key)  # noqa: E731
-        elif v == "B":
-            key = lambda x: (x.level != 0, -x.level, -x.order_key)  # noqa: E731
-        elif v == "C":
-            key = lambda x: (x.order_key,)  # noqa: E731
-        elif v == "E":
-            key = lambda x: (x.level != 0, -x.level, x.decoded_as is None, x.order_key)  # noqa: E731
-        else:
-            key = lambda x: (x.level != 0, -x.level, -x.order_key if x.level == 0 else x.order_key)  # noqa: E731
+        # siblings: level-0 rules first, then by decreasing level; among equal
+        # levels, rules tied to a decoder (decoded_as) first, then load order
+        key = lambda x: (x.level != 0, -x.level, x.decoded_as is None, x.order_key)  # noqa: E731
         for r in self.order:
             r.children.sort(key=key)
         self.roots.sort(key=key)
+        # prepare children before parents (a parent's dispatch uses its children's data)
+        for _ in range(2):
+            for r in self.order:
+                r.prepare()
 
     def groups_referenced(self) -> set[str]:
         return {r.if_matched_group for r in self.order if r.if_matched_group}
