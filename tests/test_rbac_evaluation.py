@@ -201,7 +201,8 @@ def test_sql_filter_selects_what_the_predicate_allows(agents_db, policies, mode,
     flt = ctx.resource_filter(actions, "agent:id")
     where, params = flt.sql(COLUMNS)
     in_sql = [row[0] for row in agents_db.execute(f"SELECT id FROM agent WHERE {where} ORDER BY id", params)]
-    in_python = [id_ for id_, groups in AGENTS if flt.matches(_names(id_, groups))]
+    allows = flt.predicate(lambda agent: _names(*agent))
+    in_python = [id_ for id_, groups in AGENTS if allows((id_, groups))]
     assert in_sql == in_python
     allowed, denied = ctx.filter_targets(actions, "agent:id", [a for a, _ in AGENTS],
                                          {a: _names(a, g)[1:] for a, g in AGENTS})

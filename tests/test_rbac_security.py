@@ -95,8 +95,9 @@ async def test_list_users_with_the_query_language(db):
                                                        {"id": 100, "username": "carol"}]
     page = await users.get_users(wazuh, db=db, offset=1, limit=2, search="wazuh")
     assert [u["username"] for u in page.affected_items] == ["wazuh-wui"] and page.total_affected_items == 2
-    explicit = await users.get_users(wazuh, ["1", "999"], db=db)
+    explicit = await users.get_users(wazuh, ["1", "999", "x"], db=db)
     assert codes(explicit) == [5001] and explicit.render()["message"] == "Some users were not returned"
+    assert explicit.render()["data"]["failed_items"][0]["id"] == [999, "x"]
     with pytest.raises(WazuhError) as bad_q:
         await users.get_users(wazuh, db=db, q="username==x")
     assert bad_q.value.code == 1409
@@ -206,16 +207,17 @@ async def test_security_config(db):
 
 async def test_actions_and_resources_catalog(db):
     wazuh = await as_user(db, 1)
-    register_actions(RbacAction("agent:read", "Access agents information", ["agent:id", "agent:group"],
-                                ["GET /agents"]))
+    # a name no real plugin uses: the registry is shared by the whole process
+    register_actions(RbacAction("rbactest:read", "Read test things", ["agent:id", "agent:group"],
+                                ["GET /rbactest"]))
     actions = (await admin.get_rbac_actions(wazuh)).render()["data"]
-    assert actions["agent:read"]["resources"] == ["agent:id", "agent:group"]
+    assert actions["rbactest:read"]["resources"] == ["agent:id", "agent:group"]
     assert actions["security:revoke"] == {
         "description": "Revoke all active JWT tokens", "resources": ["*:*"],
         "example": {"actions": ["security:revoke"], "resources": ["*:*:*"], "effect": "allow"},
         "related_endpoints": ["PUT /security/user/revoke"]}
-    only = (await admin.get_rbac_actions(wazuh, endpoint="GET /agents")).render()["data"]
-    assert list(only) == ["agent:read"]
+    only = (await admin.get_rbac_actions(wazuh, endpoint="GET /rbactest")).render()["data"]
+    assert list(only) == ["rbactest:read"]
     with pytest.raises(WazuhError) as unknown:
         await admin.get_rbac_actions(wazuh, endpoint="GET /nowhere")
     assert unknown.value.code == 4020
@@ -276,3 +278,19 @@ async def test_rule_changes_invalidate_run_as_tokens(db):
     assert not await token_valid(db, 2, [1], before, run_as=True)
     assert await token_valid(db, 2, [1], before), "normal logins are not affected"
     assert await token_valid(db, 2, [1], time.time() + 0.5, run_as=True)
+
+
+async def test_unlinking_all_only_touches_what_the_caller_may_delete(db):
+    wazuh = await as_user(db, 1)
+    role = (await roles.add_role(wazuh, db=db, name="mine")).affected_items[0]["id"]
+    user = await new_user(db, "many_roles", role, 2)
+    policy = (await roles.add_policy(wazuh, db=db, name="delete_some", policy={
+        "actions": ["security:delete"], "resources": ["user:id:*", f"role:id:{role}"], "effect": "allow"}))
+    limited = (await roles.add_role(wazuh, db=db, name="limited")).affected_items[0]["id"]
+    await links.set_role_policy(wazuh, limited, [policy.affected_items[0]["id"]], db=db)
+    ctx = await load_context(db, 1, [limited])
+    removed = await users.remove_user_role(ctx, user, "all", db=db)
+    assert removed.affected_items[0]["roles"] == [2] and removed.total_failed_items == 0
+    await links.set_role_policy(wazuh, role, [4, 5], db=db)
+    unlinked = await links.remove_role_policy(wazuh, role, "all", db=db)
+    assert unlinked.affected_items[0]["policies"] == [] and unlinked.total_affected_items == 2

@@ -22,8 +22,9 @@ predicate and a SQL ``WHERE`` fragment with bound parameters that select the sam
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from wazuhd.errors import WazuhError, WazuhPermissionError
 from wazuhd.rbac import catalog
@@ -128,6 +129,10 @@ class ResourceFilter:
     def matches(self, resources: Iterable[str]) -> bool:
         pairs = {(_type_of(r), r.rsplit(":", 1)[1]) for r in resources}
         return all(decision.decide(pairs) for decision in self.decisions)
+
+    def predicate(self, names_of: Callable[[Any], Iterable[str]]) -> Callable[[Any], bool]:
+        """A row predicate, given how to name a row (``lambda a: [f"agent:id:{a['id']}", ...]``)."""
+        return lambda row: self.matches(names_of(row))
 
     def sql(self, columns: Mapping[str, str]) -> tuple[str, list]:
         """``(where, params)`` selecting the allowed rows. ``columns`` maps each resource type of

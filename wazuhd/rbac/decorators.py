@@ -18,7 +18,9 @@ resource template:
   AffectedItemsResult; if none is allowed, WazuhPermissionError 4000 is raised (as Wazuh does);
 - ``{param}`` absent, ``None``, ``"*"`` or ``"all"``: a list operation; the operation gets
   ``param=None`` and ``rbac_filters[param]``, a ResourceFilter it must apply (``.sql(...)``
-  for a WHERE fragment, ``.matches(...)`` in memory) so it only returns what the caller may see.
+  for a WHERE fragment, ``.matches(...)``/``.predicate(...)`` in memory) so it only returns
+  what the caller may see. An operation without an ``rbac_filters`` parameter only accepts
+  explicit targets (a list operation is a TypeError: a programming error, said plainly).
 
 ``related[param]`` is an async ``(ids, arguments) -> {id: [other resources]}`` giving the
 aliases of explicit targets (an agent's ``agent:group:<g>``), so a policy on a group applies.

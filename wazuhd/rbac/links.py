@@ -77,7 +77,7 @@ async def _link(link: _Link, role_id, ids, position, db: Database) -> AffectedIt
     return result
 
 
-async def _unlink(link: _Link, role_id, ids, db: Database) -> AffectedItemsResult:
+async def _unlink(link: _Link, role_id, ids, db: Database, flt) -> AffectedItemsResult:
     role_id = int(role_id)
     result = AffectedItemsResult(all_msg=f"All {link.plural} were unlinked from role {role_id}",
                                  some_msg=f"Some {link.plural} were not unlinked from role {role_id}",
@@ -89,8 +89,9 @@ async def _unlink(link: _Link, role_id, ids, db: Database) -> AffectedItemsResul
             raise WazuhResourceNotFound(4002)
         wanted = records.ids_of(ids)
         if wanted is None:
-            wanted = [row[0] for row in conn.execute(f"SELECT {link.column} FROM {link.table} WHERE role_id = ?",
+            linked = [row[0] for row in conn.execute(f"SELECT {link.column} FROM {link.table} WHERE role_id = ?",
                                                      (role_id,))]
+            wanted = [item for item in linked if flt.matches([f"{link.kind.resource}:{item}"])]
         failed, linked = [], 0
         for item_id in wanted:
             if role_id <= MAX_ID_RESERVED:
@@ -129,7 +130,7 @@ async def set_role_policy(rbac: RbacContext, role_id, policy_ids, *, db: Databas
 async def remove_role_policy(rbac: RbacContext, role_id, policy_ids, *, db: Database,
                              rbac_filters=None) -> AffectedItemsResult:
     """Unlink policies (4002 raised for an unknown role; 4007, 4008, 4010 as failed items)."""
-    return await _unlink(_POLICY, role_id, policy_ids, db)
+    return await _unlink(_POLICY, role_id, policy_ids, db, (rbac_filters or {}).get("policy_ids"))
 
 
 @expose_resources(actions=["security:update"], resources=["role:id:{role_id}", "rule:id:{rule_ids}"])
@@ -143,4 +144,4 @@ async def set_role_rule(rbac: RbacContext, role_id, rule_ids, *, db: Database,
 async def remove_role_rule(rbac: RbacContext, role_id, rule_ids, *, db: Database,
                            rbac_filters=None) -> AffectedItemsResult:
     """Unlink rules (4002 raised for an unknown role; 4008, 4022, 4024 as failed items)."""
-    return await _unlink(_RULE, role_id, rule_ids, db)
+    return await _unlink(_RULE, role_id, rule_ids, db, (rbac_filters or {}).get("rule_ids"))

@@ -79,19 +79,23 @@ _SHAPES = {
 }
 
 
-def load(conn: sqlite3.Connection, kind: Kind, ids: Iterable[int] | None = None,
+def load(conn: sqlite3.Connection, kind: Kind, ids: Iterable | None = None,
          where: str | None = None, params: Sequence = ()) -> list[dict]:
-    """Records by id (missing ids skipped), or every record passing a trusted ``where``."""
+    """Records by id (missing or non-numeric ids skipped), or every record passing a trusted ``where``."""
     select, shape = _SHAPES[kind.table]
     if ids is not None:
-        rows = [conn.execute(f"{select} WHERE id = ?", (int(i),)).fetchone() for i in ids]
+        rows = [conn.execute(f"{select} WHERE id = ?", (int(i),)).fetchone() for i in ids if _numeric(i)]
         return [shape(conn, row) for row in rows if row is not None]
     sql = f"{select}{f' WHERE {where}' if where else ''} ORDER BY id"
     return [shape(conn, row) for row in conn.execute(sql, params)]
 
 
+def _numeric(value) -> bool:
+    return isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+
+
 def load_one(conn: sqlite3.Connection, kind: Kind, id_) -> dict | None:
-    found = load(conn, kind, [id_]) if str(id_).lstrip("-").isdigit() else []
+    found = load(conn, kind, [id_])
     return found[0] if found else None
 
 
@@ -100,17 +104,20 @@ def select_records(conn: sqlite3.Connection, kind: Kind, ids: list | None,
     """(records, missing ids): the explicit ids, or every record the filter lets through (in SQL)."""
     if ids is not None:
         found = {record["id"]: record for record in load(conn, kind, ids)}
-        return [found[int(i)] for i in ids if int(i) in found], [int(i) for i in ids if int(i) not in found]
-    where, params = flt.sql({kind.resource: f"{kind.table}.id"}) if flt is not None else (None, ())
+        return [found[i] for i in ids if i in found], [i for i in ids if i not in found]
+    if flt is not None and flt.allows_nothing:
+        return [], []
+    where, params = flt.sql({kind.resource: f"{kind.table}.id"}) if flt and not flt.allows_all else (None, ())
     return load(conn, kind, where=where, params=params), []
 
 
-def ids_of(values) -> list[int] | None:
-    """Ids from an API list (strings or ints); None stays None (list operation)."""
+def ids_of(values) -> list | None:
+    """Ids from an API list: numbers as ints (other text kept, it matches no record);
+    None stays None (a list operation)."""
     if values is None:
         return None
     values = values if isinstance(values, (list, tuple)) else [values]
-    return [int(v) for v in values]
+    return [int(v) if _numeric(v) else v for v in values]
 
 
 def paginate(result: AffectedItemsResult, items: list[dict], kind: Kind, *, offset=0, limit=500, sort=None,

@@ -31,7 +31,7 @@ _INVALID = {"roles": 4003, "policies": 4006, "rules": 4003}
 
 
 async def _get(kind: Kind, ids, db: Database, flt, query: dict) -> AffectedItemsResult:
-    title, word, plural = _WORDS[kind.table]
+    _, word, plural = _WORDS[kind.table]
     result = AffectedItemsResult(all_msg=f"All specified {plural} were returned",
                                  some_msg=f"Some {plural} were not returned", none_msg=f"No {word} was returned")
     items, missing = await db.read(lambda conn: records.select_records(conn, kind, records.ids_of(ids), flt))
@@ -51,7 +51,7 @@ def _invalidate_for(conn: sqlite3.Connection, kind: Kind, record: dict) -> None:
 
 
 async def _remove(kind: Kind, ids, db: Database, flt) -> AffectedItemsResult:
-    title, word, plural = _WORDS[kind.table]
+    _, word, plural = _WORDS[kind.table]
     result = AffectedItemsResult(all_msg=f"All specified {plural} were deleted",
                                  some_msg=f"Some {plural} were not deleted", none_msg=f"No {word} was deleted")
     explicit = records.ids_of(ids)
@@ -67,7 +67,7 @@ async def _remove(kind: Kind, ids, db: Database, flt) -> AffectedItemsResult:
             _invalidate_for(conn, kind, record)
             conn.execute(f"DELETE FROM {kind.table} WHERE id = ?", (record["id"],))
             deleted.append(record)
-        return deleted, failed
+        return sorted(deleted, key=lambda record: record["id"]), failed
     deleted, failed = await db.write(work)
     result.add_affected_items(deleted)
     for id_, code in failed if explicit is not None else ():
@@ -77,7 +77,7 @@ async def _remove(kind: Kind, ids, db: Database, flt) -> AffectedItemsResult:
 
 async def _create(kind: Kind, db: Database, name: str, body_column: str | None = None,
                   body: str | None = None) -> AffectedItemsResult:
-    title, word, plural = _WORDS[kind.table]
+    title = _WORDS[kind.table][0]
     result = AffectedItemsResult(all_msg=f"{title} was successfully created", none_msg=f"{title} was not created")
     columns = ["name", "created_at"] + ([body_column] if body_column else [])
     values = [name, time.time()] + ([body] if body_column else [])
@@ -98,7 +98,7 @@ async def _create(kind: Kind, db: Database, name: str, body_column: str | None =
 
 
 async def _update(kind: Kind, id_, db: Database, changes: dict) -> AffectedItemsResult:
-    title, word, plural = _WORDS[kind.table]
+    title = _WORDS[kind.table][0]
     result = AffectedItemsResult(all_msg=f"{title} was successfully updated", none_msg=f"{title} was not updated")
     id_ = int(id_)
 

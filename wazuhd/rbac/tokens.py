@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import trio
 
-from wazuhd.errors import WazuhPermissionError
+from wazuhd.errors import WazuhPermissionError, WazuhResourceNotFound
 from wazuhd.rbac.authcontext import rule_matches
 from wazuhd.rbac.context import RbacContext
 from wazuhd.rbac.passwords import DUMMY_HASH, verify_password
@@ -109,7 +109,7 @@ async def login_roles(db: Database, user_id: int, auth_context=None) -> list[int
     def work(conn):
         user = _user(conn, "id", user_id)
         if user is None:
-            raise WazuhPermissionError(4000, "Resource type: user:id")
+            raise WazuhResourceNotFound(5001)
         if auth_context is None:
             return user["roles"]
         if not user["allow_run_as"]:

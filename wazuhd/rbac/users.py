@@ -131,7 +131,7 @@ async def remove_users(rbac: RbacContext, user_ids, *, db: Database, rbac_filter
                 conn.execute("DELETE FROM users WHERE id = ?", (user["id"],))
                 deleted.append(user)
         invalidate_users(conn, [user["id"] for user in deleted])
-        return deleted, failed
+        return sorted(deleted, key=lambda user: user["id"]), failed
     deleted, failed = await db.write(work)
     result.add_affected_items(deleted)
     for id_, code in failed if explicit is not None else ():
@@ -223,7 +223,8 @@ async def remove_user_role(rbac: RbacContext, user_id, role_ids, *, db: Database
         outcome = {"username": username, "linked": 0, "failed": []}
         wanted = records.ids_of(role_ids)
         if wanted is None:
-            wanted = [row[0] for row in conn.execute("SELECT role_id FROM user_roles WHERE user_id = ?", (user_id,))]
+            linked = [row[0] for row in conn.execute("SELECT role_id FROM user_roles WHERE user_id = ?", (user_id,))]
+            wanted = [role for role in linked if rbac_filters["role_ids"].matches([f"role:id:{role}"])]
         for role_id in wanted:
             if user_id <= MAX_ID_RESERVED:
                 outcome["failed"].append((user_id, 4008))
