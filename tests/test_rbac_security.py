@@ -7,8 +7,8 @@ import time
 import pytest
 
 from wazuhd.errors import WazuhError, WazuhPermissionError, WazuhResourceNotFound
-from wazuhd.rbac import (MIGRATIONS, AuthenticationFailed, RbacAction, RbacContext, authenticate, ensure_defaults, load_context,
-                         login_roles, register_actions, token_valid)
+from wazuhd.rbac import (MIGRATIONS, AuthenticationFailed, RbacAction, RbacContext, RbacResource, authenticate,
+                         ensure_defaults, load_context, login_roles, register, register_actions, token_valid)
 from wazuhd.rbac import admin, links, roles, users
 from wazuhd.store import Store
 
@@ -208,10 +208,10 @@ async def test_security_config(db):
 async def test_actions_and_resources_catalog(db):
     wazuh = await as_user(db, 1)
     # a name no real plugin uses: the registry is shared by the whole process
-    register_actions(RbacAction("rbactest:read", "Read test things", ["agent:id", "agent:group"],
-                                ["GET /rbactest"]))
+    register([RbacAction("rbactest:read", "Read test things", ["agent:id", "rbactest:id"], ["GET /rbactest"]),
+              RbacResource("rbactest:id", "Test things by id")])
     actions = (await admin.get_rbac_actions(wazuh)).render()["data"]
-    assert actions["rbactest:read"]["resources"] == ["agent:id", "agent:group"]
+    assert actions["rbactest:read"]["resources"] == ["agent:id", "rbactest:id"]
     assert actions["security:revoke"] == {
         "description": "Revoke all active JWT tokens", "resources": ["*:*"],
         "example": {"actions": ["security:revoke"], "resources": ["*:*:*"], "effect": "allow"},
@@ -294,3 +294,14 @@ async def test_unlinking_all_only_touches_what_the_caller_may_delete(db):
     await links.set_role_policy(wazuh, role, [4, 5], db=db)
     unlinked = await links.remove_role_policy(wazuh, role, "all", db=db)
     assert unlinked.affected_items[0]["policies"] == [] and unlinked.total_affected_items == 2
+
+
+async def test_whole_second_tokens_follow_wazuh(db):
+    wazuh = await as_user(db, 1)
+    user = await new_user(db, "seconds")
+    await users.update_user(wazuh, user, db=db, password="Changed-1")
+    changed_at = db.fetchall_sync("SELECT invalid_before FROM token_rules WHERE kind = 'user' AND subject = ?",
+                                  (user,))[0]["invalid_before"]
+    assert await token_valid(db, user, [], int(changed_at)), "a login in the second of the change still works"
+    assert not await token_valid(db, user, [], int(changed_at) - 1)
+    assert not await token_valid(db, user, [], changed_at - 0.001)

@@ -6,7 +6,7 @@ Storage: :data:`MIGRATIONS` (database ``security``) and :func:`ensure_defaults`.
 Operations: ``wazuhd.rbac.users``, ``.roles``, ``.links``, ``.admin``.
 """
 
-from wazuhd.rbac.catalog import RbacAction, RbacResource, register_actions, register_resources
+from wazuhd.rbac.catalog import RbacAction, RbacResource, register, register_actions, register_resources
 from wazuhd.rbac.context import RbacContext, ResourceFilter, process_policies
 from wazuhd.rbac.decorators import expose_resources
 from wazuhd.rbac.defaults import ensure_defaults
@@ -16,5 +16,5 @@ from wazuhd.rbac.tokens import AuthenticationFailed, authenticate, load_context,
 __all__ = [
     "DATABASE", "MIGRATIONS", "AuthenticationFailed", "RbacAction", "RbacContext", "RbacResource",
     "ResourceFilter", "authenticate", "ensure_defaults", "expose_resources", "load_context", "login_roles",
-    "process_policies", "register_actions", "register_resources", "token_valid",
+    "process_policies", "register", "register_actions", "register_resources", "token_valid",
 ]

@@ -72,6 +72,13 @@ def register_actions(*actions: RbacAction) -> None:
         _ACTIONS[action.name] = action
 
 
+def register(items: Iterable[RbacAction | RbacResource]) -> None:
+    """What a plugin's ``wazuhd_rbac_actions`` returns: resource types first, then actions."""
+    items = list(items)
+    register_resources(*(item for item in items if isinstance(item, RbacResource)))
+    register_actions(*(item for item in items if isinstance(item, RbacAction)))
+
+
 def resource_types() -> dict[str, RbacResource]:
     return dict(_RESOURCES)
 

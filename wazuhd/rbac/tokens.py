@@ -120,7 +120,12 @@ async def login_roles(db: Database, user_id: int, auth_context=None) -> list[int
 
 async def token_valid(db: Database, user_id: int, roles: Sequence[int], issued_at: float, *,
                       run_as: bool = False) -> bool:
-    """Does a token issued at ``issued_at`` (epoch seconds) for these roles still hold?"""
+    """Does a token issued at ``issued_at`` (epoch seconds) for these roles still hold?
+
+    A float ``issued_at`` is compared exactly. An int (a JWT ``iat`` in whole seconds) gets
+    Wazuh's second precision: a token from the very second of a change stays valid, rather
+    than a token issued just after the change being refused.
+    """
     def work(conn):
         user = _user(conn, "id", user_id)
         if user is None or (not run_as and set(user["roles"]) != set(roles)):
@@ -131,7 +136,7 @@ async def token_valid(db: Database, user_id: int, roles: Sequence[int], issued_a
         for kind, subject in checks:
             row = conn.execute("SELECT invalid_before FROM token_rules WHERE kind = ? AND subject = ?",
                                (kind, subject)).fetchone()
-            if row and issued_at < row[0]:
+            if row and issued_at < (int(row[0]) if isinstance(issued_at, int) else row[0]):
                 return False
         return True
     return await db.read(work)
