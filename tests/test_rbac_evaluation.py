@@ -222,3 +222,34 @@ def test_sql_filter_never_loads_a_big_table(tmp_path):
     assert count == 10_000 + 1 - 1          # group g3, plus agent 7, minus agent 13 (in g3)
     assert ctx.resource_filter("agent:read", "agent:id").allows_all is False
     assert RbacContext.from_policies([], "black").resource_filter("agent:read", "agent:id").sql({}) == ("(1)", [])
+
+
+# Processed permissions and the agents they allow, as Wazuh's own decorator tests expect them
+# (agents 000-008; group1 = 001, 004, 005; group2 = 001, 002, 003, 007; group3 = 008).
+GROUPS = {"group1": ["001", "004", "005"], "group2": ["001", "002", "003", "007"], "group3": ["008"]}
+SYSTEM = [f"{n:03d}" for n in range(9)]
+WAZUH_CASES = [
+    ({"agent:id:*": "allow", "agent:id:002": "deny"}, None, [a for a in SYSTEM if a != "002"]),
+    ({"agent:id:*": "allow", "agent:group:group2": "deny"}, None, ["000", "004", "005", "006", "008"]),
+    ({"agent:group:group1": "allow", "agent:id:*": "deny", "agent:group:group2": "allow"}, None,
+     GROUPS["group2"]),
+    ({"agent:id:*": "deny", "agent:group:group1": "allow", "agent:group:group2": "allow"}, None,
+     ["001", "002", "003", "004", "005", "007"]),
+    ({"agent:id:001": "allow", "agent:id:002": "allow"}, ["001", "002", "003", "004"], ["001", "002"]),
+    ({"agent:id:002": "allow", "agent:id:001": "allow", "agent:group:group1": "deny", "agent:id:000": "allow",
+      "agent:group:group2": "allow", "agent:group:group3": "deny", "agent:id:099": "allow"},
+     ["099", "008", "001", "000"], ["099", "001", "000"]),
+]
+
+
+@pytest.mark.parametrize(("permissions", "requested", "expected"), WAZUH_CASES)
+def test_agrees_with_wazuhs_decorator_cases(permissions, requested, expected):
+    ctx = RbacContext({"agent:read": permissions})
+    groups_of = {agent: [f"agent:group:{g}" for g, members in GROUPS.items() if agent in members]
+                 for agent in SYSTEM + ["099"]}
+    if requested is None:
+        allows = ctx.resource_filter("agent:read", "agent:id").predicate(
+            lambda agent: [f"agent:id:{agent}", *groups_of[agent]])
+        assert [agent for agent in SYSTEM if allows(agent)] == expected
+    else:
+        assert ctx.filter_targets("agent:read", "agent:id", requested, groups_of)[0] == expected
