@@ -236,16 +236,25 @@ class DecoderSet:
         return {d.name for d in self.decoders}
 
     # -- decoding -------------------------------------------------------
-    def _candidates(self, pname: str | None) -> list[Decoder]:
-        if pname is None:
-            return self._nopname
-        c = self._pname_cache.get(pname)
+    def _candidates(self, pname: str | None, first: str) -> list[Decoder]:
+        """Top-level decoders that could own an event with this program
+        name whose (lower-cased) log starts with ``first``, in order: those
+        whose program_name matches, then those without one whose prematch
+        can start with that character."""
+        key = (pname, first)
+        c = self._pname_cache.get(key)
         if c is None:
-            c = [d for d in self._with_pname if d.program_name.search(pname)]
-            c.extend(self._nopname)
+            c = [d for d in self._with_pname if d.program_name.search(pname)] if pname is not None else []
+            for d in self._nopname:
+                pm = d.prematch
+                pre = getattr(pm, "pre", None)
+                if pre is not None and all(fc is not None for fc, _ in pre):
+                    if not any(first in fc for fc, _ in pre):
+                        continue
+                c.append(d)
             if len(self._pname_cache) > 20000:
                 self._pname_cache.clear()
-            self._pname_cache[pname] = c
+            self._pname_cache[key] = c
         return c
 
     def decode(self, ev: Event) -> Decoder | None:
@@ -254,7 +263,8 @@ class DecoderSet:
         if len(low) != len(log):
             low = None
         ev.low = low
-        for node in self._candidates(ev.program_name):
+        first = (low if low is not None else log[:1].lower())[:1]
+        for node in self._candidates(ev.program_name, first):
             pmatch = 0
             if node.prematch is not None:
                 if low is not None and not node.prematch.possible(low):

@@ -386,27 +386,145 @@ class OSMatch:
         return f"OSMatch({self.pattern!r})"
 
 
-class PCRE2Regex:
-    """A compiled PCRE2 pattern (case-sensitive, as in Wazuh)."""
+# PCRE2 constructs Python's re lacks or reads differently: such patterns stay
+# on the PCRE2 engine.
+_PCRE_ONLY_ESCAPES = set("QEhHKRXGzZgckvVNeoxpP0123456789")
+_PCRE_ONLY_SEQ = ("(?<", "(?|", "(*", "[[:", "{,", "(?x", "(?J", "(?U", "(?-", "(?m", "(?s")
 
-    __slots__ = ("pattern", "_re", "ngroups", "hints")
+
+def _has_pcre_only(pattern: str) -> bool:
+    i = 0
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 < n and pattern[i + 1] in _PCRE_ONLY_ESCAPES:
+                return True
+            i += 2
+            continue
+        if c in "([{" and pattern.startswith(_PCRE_ONLY_SEQ, i):
+            if not pattern.startswith(("(?<=", "(?<!"), i):
+                return True
+        i += 1
+    return False
+
+
+def _python_equivalent(pattern: str):
+    """A Python ``re`` pattern with the same meaning as the PCRE2 one, or None."""
+    if _has_pcre_only(pattern):
+        return None
+    try:
+        pcre2.compile(pattern)
+    except Exception:
+        return None
+    try:
+        return re.compile(pattern, re.ASCII)
+    except (re.error, OverflowError, RecursionError):
+        return None
+
+
+def _pcre_required_literals(pattern: str) -> tuple:
+    """Literal runs every match of a PCRE2 pattern contains (lower-cased, for a
+    test against the lower-cased text), or () when that is not simple to know
+    (alternation, optional groups, lookarounds...)."""
+    if "|" in pattern or "(?" in pattern.replace("(?:", "") or "\\Q" in pattern:
+        return ()
+    for bad in (")?", ")*", "){0", "){,"):
+        if bad in pattern:
+            return ()
+    runs: list[str] = []
+    cur: list[str] = []
+    i = 0
+    n = len(pattern)
+
+    def flush():
+        if cur:
+            runs.append("".join(cur))
+        cur.clear()
+
+    while i < n:
+        c = pattern[i]
+        nxt = pattern[i + 1] if i + 1 < n else ""
+        if c == "\\":
+            e = nxt
+            i += 2
+            q = pattern[i] if i < n else ""
+            if e.isalnum() or e == "":
+                flush()
+                continue
+            if q in "?*{":
+                flush()
+                continue
+            cur.append(e)
+            continue
+        if c == "[":
+            flush()
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c in "().^$+*?{}":
+            flush()
+            if c == "{":
+                j = pattern.find("}", i)
+                i = (j + 1) if j > 0 else n
+                continue
+            i += 1
+            continue
+        if nxt in "?*" or nxt == "{":
+            flush()
+            i += 1
+            continue
+        cur.append(c)
+        i += 1
+    flush()
+    runs = [r.lower() for r in dict.fromkeys(runs) if len(r) >= 2 or (r and not r.isalnum() and r != " ")]
+    runs.sort(key=len, reverse=True)
+    return tuple(runs[:3])
+
+
+class PCRE2Regex:
+    """A compiled PCRE2 pattern (case-sensitive, as in Wazuh).  Patterns whose
+    meaning is the same in Python's ``re`` run there (much lower per-call
+    cost); the others run on the PCRE2 library."""
+
+    __slots__ = ("pattern", "_re", "ngroups", "hints", "engine", "required")
 
     def __init__(self, pattern: str):
         self.pattern = pattern
-        try:
-            self._re = pcre2.compile(pattern, jit=True)
-        except Exception as exc:
-            raise PatternError(f"invalid PCRE2 {pattern!r}: {exc}") from exc
+        py = _python_equivalent(pattern)
+        if py is not None:
+            self._re = py
+            self.engine = "re"
+        else:
+            try:
+                self._re = pcre2.compile(pattern, jit=True)
+            except Exception as exc:
+                raise PatternError(f"invalid PCRE2 {pattern!r}: {exc}") from exc
+            self.engine = "pcre2"
         self.ngroups = self._re.groups
         self.hints = None
+        self.required = _pcre_required_literals(pattern)
 
     def possible(self, low: str, off: int = 0) -> bool:
+        for lit in self.required:
+            if lit not in low:
+                return False
         return True
 
     def search(self, text: str) -> bool:
         return self._re.search(text) is not None
 
     def search_low(self, text: str, low: str | None) -> bool:
+        if low is not None and self.required:
+            for lit in self.required:
+                if lit not in low:
+                    return False
         return self._re.search(text) is not None
 
     def execute(self, text: str):
