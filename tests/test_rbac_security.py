@@ -205,26 +205,25 @@ async def test_security_config(db):
         await admin.get_security_config(await load_context(db, 1, [4]), db=db)
 
 
-async def test_actions_and_resources_catalog(db):
-    wazuh = await as_user(db, 1)
+async def test_actions_and_resources_catalog():
     # a name no real plugin uses: the registry is shared by the whole process
     register([RbacAction("rbactest:read", "Read test things", ["agent:id", "rbactest:id"], ["GET /rbactest"]),
               RbacResource("rbactest:id", "Test things by id")])
-    actions = (await admin.get_rbac_actions(wazuh)).render()["data"]
+    actions = (await admin.get_rbac_actions()).render()["data"]
     assert actions["rbactest:read"]["resources"] == ["agent:id", "rbactest:id"]
     assert actions["security:revoke"] == {
         "description": "Revoke all active JWT tokens", "resources": ["*:*"],
         "example": {"actions": ["security:revoke"], "resources": ["*:*:*"], "effect": "allow"},
         "related_endpoints": ["PUT /security/user/revoke"]}
-    only = (await admin.get_rbac_actions(wazuh, endpoint="GET /rbactest")).render()["data"]
+    only = (await admin.get_rbac_actions(endpoint="GET /rbactest")).render()["data"]
     assert list(only) == ["rbactest:read"]
     with pytest.raises(WazuhError) as unknown:
-        await admin.get_rbac_actions(wazuh, endpoint="GET /nowhere")
+        await admin.get_rbac_actions(endpoint="GET /nowhere")
     assert unknown.value.code == 4020
-    resources = (await admin.get_rbac_resources(wazuh, resource="agent:group")).render()["data"]
+    resources = (await admin.get_rbac_resources(resource="agent:group")).render()["data"]
     assert resources == {"agent:group": {"description": "Reference agents via group name (i.e. agent:group:web)"}}
     with pytest.raises(WazuhError) as bad:
-        await admin.get_rbac_resources(wazuh, resource="nothing:here")
+        await admin.get_rbac_resources(resource="nothing:here")
     assert bad.value.code == 4019
     with pytest.raises(ValueError):
         register_actions(RbacAction("x:y", "unknown resource type", ["nothing:here"]))

@@ -82,13 +82,12 @@ async def get_user_me_policies(rbac: RbacContext) -> WazuhResult:
                         "message": "Current user processed policies information was returned"})
 
 
-@expose_resources(actions=["security:read_config"], resources=["*:*:*"])
-async def get_rbac_actions(rbac: RbacContext, *, endpoint: str | None = None) -> WazuhResult:
-    """Every registered action (or those guarding ``endpoint``, e.g. ``GET /security/users``)."""
+async def get_rbac_actions(*, endpoint: str | None = None) -> WazuhResult:
+    """Every registered action (or those guarding ``endpoint``, e.g. ``GET /security/users``);
+    any authenticated user may ask, as in Wazuh."""
     return WazuhResult({"data": catalog.rbac_actions(endpoint)})
 
 
-@expose_resources(actions=["security:read_config"], resources=["*:*:*"])
-async def get_rbac_resources(rbac: RbacContext, *, resource: str | None = None) -> WazuhResult:
-    """Every registered resource type, or one (4019 if unknown)."""
+async def get_rbac_resources(*, resource: str | None = None) -> WazuhResult:
+    """Every registered resource type, or one (4019 if unknown); any authenticated user may ask."""
     return WazuhResult({"data": catalog.rbac_resources(resource)})
