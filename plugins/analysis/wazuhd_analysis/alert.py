@@ -28,10 +28,20 @@ def _field(ev, name: str):
     return ev.get(name)
 
 
+_ts_cache: dict[int, tuple[str, str]] = {}
+
+
 def _timestamp(t: float) -> str:
-    dt = datetime.fromtimestamp(t, tz=timezone.utc).astimezone()
-    s = dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int((t % 1) * 1000):03d}" + dt.strftime("%z")
-    return s
+    """ISO 8601 local time with milliseconds and offset, as Wazuh writes it."""
+    sec = int(t)
+    parts = _ts_cache.get(sec)
+    if parts is None:
+        dt = datetime.fromtimestamp(sec, tz=timezone.utc).astimezone()
+        parts = (dt.strftime("%Y-%m-%dT%H:%M:%S."), dt.strftime("%z"))
+        if len(_ts_cache) > 64:
+            _ts_cache.clear()
+        _ts_cache[sec] = parts
+    return f"{parts[0]}{int((t - sec) * 1000):03d}{parts[1]}"
 
 
 def _nest(data: dict, dotted: str, value) -> None:
@@ -71,7 +81,7 @@ def build_alert(ev, rule, firedtimes: int, manager_name: str = "wazuhd") -> dict
         "rule": r,
         "agent": {"id": ev.agent_id, "name": ev.agent_name or manager_name},
         "manager": {"name": manager_name},
-        "id": f"{ev.time:.3f}.{next(_counter)}" if False else f"{int(ev.time)}.{next(_counter)}",
+        "id": f"{int(ev.time)}.{next(_counter)}",
     }
     if ev.agent_ip:
         alert["agent"]["ip"] = ev.agent_ip

@@ -172,8 +172,8 @@ class Engine:
                 return r
         return None
 
-    def _check(self, rule: Rule, ev: Event, fts_new: bool, key) -> Rule | None:
-        if not self._conditions(rule, ev, fts_new):
+    def _check(self, rule: Rule, ev: Event, fts_new: bool, key, quick_done: bool = False) -> Rule | None:
+        if not self._conditions(rule, ev, fts_new, rule.rest if quick_done else rule.conditions):
             return None
         if rule.children:
             df = rule.dispatch_field
@@ -191,26 +191,24 @@ class Engine:
             low = ev.low
             for child in lst:
                 q = child.quick
-                if q is not None and not q.search_low(log, low):
-                    continue
-                r = self._check(child, ev, fts_new, key)
+                if q is not None:
+                    if not q.search_low(log, low):
+                        continue
+                    r = self._check(child, ev, fts_new, key, True)
+                else:
+                    r = self._check(child, ev, fts_new, key)
                 if r is not None:
                     return r
         if _NOALERT_PASS and rule.noalert and rule.sid >= 10:
             return None
         return rule
 
-    def _conditions(self, rule: Rule, ev: Event, fts_new: bool) -> bool:
+    def _conditions(self, rule: Rule, ev: Event, fts_new: bool, conditions) -> bool:
         if rule.decoded_as is not None:
             d = ev.decoder
             if d is None or d.name != rule.decoded_as:
                 return False
-        if rule.category is not None and rule.sid >= 10:
-            if rule.category != ev.dtype:
-                return False
-        if rule.maxsize and len(ev.full_log) <= rule.maxsize:
-            return False
-        for c in rule.conditions:
+        for c in conditions:
             if c.__class__ is Condition:
                 name = c.name
                 if name == "log":
@@ -233,6 +231,13 @@ class Engine:
             else:
                 if not c.test(ev.get(c.name)):
                     return False
+        if not rule.has_extra:
+            return True
+        if rule.category is not None and rule.sid >= 10:
+            if rule.category != ev.dtype:
+                return False
+        if rule.maxsize and len(ev.full_log) <= rule.maxsize:
+            return False
         for lk in rule.lists:
             if not lk.test(ev.get(lk.field)):
                 return False

@@ -134,7 +134,7 @@ class Rule:
         "check_diff", "file", "line", "children", "parents", "order_key", "firedtimes",
         "ignored_until", "ignored_values", "compliance", "plain_groups", "has_if_matched",
         "group_string", "referenced", "kid_cache", "quick", "dispatch_field",
-        "exact", "has_extra",
+        "exact", "has_extra", "rest",
     )
 
     def __init__(self, sid: int, level: int, file: str, line: int):
@@ -187,6 +187,7 @@ class Rule:
         self.dispatch_field = None  # field whose exact value selects children
         self.exact: dict[str, list] = {}  # field -> its conditions (for dispatch)
         self.has_extra = True
+        self.rest: list = []  # conditions other than `quick`
 
     def __repr__(self) -> str:
         return f"<Rule {self.id} level={self.level}>"
@@ -227,9 +228,11 @@ class Rule:
     def prepare(self) -> None:
         """Precompute the fast paths used while matching."""
         self.quick = None
+        self.rest = list(self.conditions)
         for c in self.conditions:
             if c.__class__ is Condition and c.name == "log" and not c.negate:
                 self.quick = c.matcher
+                self.rest.remove(c)
                 break
         self.exact = {}
         for c in self.conditions:
