@@ -22,6 +22,7 @@ resource template:
   what the caller may see. An operation without an ``rbac_filters`` parameter only accepts
   explicit targets (a list operation is a TypeError: a programming error, said plainly).
 
+With several actions, a target must be allowed by every one of them.
 ``related[param]`` is an async ``(ids, arguments) -> {id: [other resources]}`` giving the
 aliases of explicit targets (an agent's ``agent:group:<g>``), so a policy on a group applies.
 """
