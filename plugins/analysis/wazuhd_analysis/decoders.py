@@ -33,7 +33,7 @@ class Decoder:
         "prematch", "prematch_offset", "regex", "regex_offset", "order", "fts",
         "ftscomment", "accumulate", "plugin", "plugin_name", "plugin_offset",
         "json_null_field", "json_array_structure", "file", "line", "children",
-        "get_next", "use_own_name", "index", "type_set",
+        "get_next", "use_own_name", "index", "type_set", "_heads",
     )
 
     def __init__(self, name: str, file: str, line: int):
@@ -63,9 +63,35 @@ class Decoder:
         self.get_next = False
         self.use_own_name = False
         self.index = 0
+        self._heads: dict = {}
 
     def __repr__(self) -> str:
         return f"<Decoder {self.own_name!r} {os.path.basename(self.file)}:{self.line}>"
+
+    def heads_for(self, c0, cp) -> list[int]:
+        """Indexes of the children tried in the prematch loop (the first of
+        each run of same-name siblings) that can match a text starting with
+        ``c0`` (or ``cp`` after the parent's prematch); None = unknown."""
+        key = (c0, cp)
+        h = self._heads.get(key)
+        if h is None:
+            h = []
+            kids = self.children
+            for i, k in enumerate(kids):
+                if i and kids[i - 1].get_next:
+                    continue
+                pm = k.prematch
+                if c0 is not None and pm is not None:
+                    pre = getattr(pm, "pre", None)
+                    if pre is not None and all(fc is not None for fc, _ in pre):
+                        c = cp if k.prematch_offset == "after_parent" else c0
+                        if not any(c in fc for fc, _ in pre):
+                            continue
+                h.append(i)
+            if len(self._heads) > 1024:
+                self._heads.clear()
+            self._heads[key] = h
+        return h
 
     def to_dict(self, top: "Decoder | None" = None) -> dict:
         d = {"name": self.name}
@@ -294,25 +320,29 @@ class DecoderSet:
         low = ev.low
         kids = parent.children
         n = len(kids)
-        i = 0
         chosen = None
         cmatch = pmatch
-        while i < n:
+        # only the first child of each run of same-name siblings is ever
+        # tried here; pre-select those whose prematch can start with the
+        # text's first character (at 0, or after the parent's prematch)
+        if low is not None:
+            heads = parent.heads_for(low[:1], low[pmatch:pmatch + 1])
+        else:
+            heads = parent.heads_for(None, None)
+        i = 0
+        for i in heads:
             k = kids[i]
             if k.program_name is not None and (ev.program_name is None or not k.program_name.search(ev.program_name)):
-                i = self._skip_siblings(kids, i)
                 continue
             if k.prematch is not None:
                 base = pmatch if k.prematch_offset == "after_parent" else 0
                 if low is not None and not k.prematch.possible(low, base):
-                    r = None
-                else:
-                    r = k.prematch.execute(log[base:] if base else log)
+                    continue
+                r = k.prematch.execute(log[base:] if base else log)
                 if r is not None:
                     chosen = k
                     cmatch = base + r[0]
                     break
-                i = self._skip_siblings(kids, i)
                 continue
             chosen = k
             cmatch = pmatch

@@ -27,6 +27,7 @@ __all__ = ["Ruleset", "Engine", "Result", "RulesetConfig"]
 # bounded memory: events remembered per correlated rule / group
 MAX_REMEMBERED = 2048
 MAX_FTS = 100_000
+MAX_KEYS = 10_000  # distinct same_* value tuples remembered per correlated rule
 _NOALERT_PASS = os.environ.get('WZ_NA') == '1'
 
 
@@ -126,6 +127,7 @@ class Engine:
         self.ignored_until: dict[int, float] = {}
         self.ignored_values: dict[int, dict] = {}
         self.fts: set = set()
+        self.same_idx: dict[int, dict] = {}
         self.groups_watched = sorted(ruleset.rules.groups_referenced())
         self.counters = {"events": 0, "decoded": 0, "alerts": 0}
 
@@ -279,7 +281,14 @@ class Engine:
             d[key] = ev.time + (rule.ignore_time or 86400 * 365)
 
     def _correlate(self, rule: Rule, ev: Event) -> bool:
-        if rule.if_matched_sid is not None:
+        if rule.same:
+            # events remembered for this rule, already keyed by its same_* values
+            key = tuple([_val(ev, n) for n in rule.same])
+            if None in key:
+                return False
+            idx = self.same_idx.get(rule.sid)
+            src = idx.get(key) if idx is not None else None
+        elif rule.if_matched_sid is not None:
             src = self.by_sid.get(rule.if_matched_sid)
         else:
             src = self.by_group.get(rule.if_matched_group)
@@ -301,11 +310,14 @@ class Engine:
         return False
 
     def _remember(self, ev: Event, rule: Rule) -> None:
+        rs = self.ruleset.rules
         if rule.referenced:
             q = self.by_sid.get(rule.sid)
             if q is None:
                 q = self.by_sid[rule.sid] = deque(maxlen=MAX_REMEMBERED)
             q.append(ev)
+            for dep in rs.dependents_sid.get(rule.sid, ()):
+                self._index_same(dep, ev)
         if self.groups_watched:
             gs = rule.group_string
             for g in self.groups_watched:
@@ -314,6 +326,22 @@ class Engine:
                     if q is None:
                         q = self.by_group[g] = deque(maxlen=MAX_REMEMBERED)
                     q.append(ev)
+                    for dep in rs.dependents_group.get(g, ()):
+                        self._index_same(dep, ev)
+
+    def _index_same(self, dep: Rule, ev: Event) -> None:
+        key = tuple([_val(ev, n) for n in dep.same])
+        if None in key:
+            return
+        idx = self.same_idx.get(dep.sid)
+        if idx is None:
+            idx = self.same_idx[dep.sid] = {}
+        q = idx.get(key)
+        if q is None:
+            if len(idx) >= MAX_KEYS:
+                idx.pop(next(iter(idx)))  # forget the oldest key
+            q = idx[key] = deque(maxlen=MAX_REMEMBERED)
+        q.append(ev)
 
     def _fts(self, ev: Event, dec) -> bool:
         if not dec.fts:

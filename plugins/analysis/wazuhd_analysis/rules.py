@@ -357,6 +357,8 @@ class RuleSet:
         self.decoder_names = decoder_names
         self.warnings: list[str] = []
         self._seq = 0
+        self.dependents_sid: dict[int, list] = {}
+        self.dependents_group: dict[str, list] = {}
 
     # -- loading --------------------------------------------------------
     def add_file(self, path: str) -> None:
@@ -617,6 +619,15 @@ class RuleSet:
         for _ in range(2):
             for r in self.order:
                 r.prepare()
+        self.dependents_sid = {}
+        self.dependents_group = {}
+        for r in self.order:
+            if not r.same:
+                continue
+            if r.if_matched_sid is not None:
+                self.dependents_sid.setdefault(r.if_matched_sid, []).append(r)
+            elif r.if_matched_group:
+                self.dependents_group.setdefault(r.if_matched_group, []).append(r)
 
     def groups_referenced(self) -> set[str]:
         return {r.if_matched_group for r in self.order if r.if_matched_group}
