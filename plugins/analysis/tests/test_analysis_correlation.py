@@ -89,6 +89,27 @@ def test_ignore_silences_a_rule_for_a_while(tmp_path):
     assert eng.firedtimes[100604] == 2
 
 
+def test_different_field_needs_another_value(tmp_path):
+    rules = RULES.replace("</group>\n", """  <rule id="100605" level="9" frequency="2" timeframe="60">
+    <if_matched_sid>100601</if_matched_sid>
+    <same_user />
+    <different_srcip />
+    <description>same user failing from two addresses</description>
+  </rule>
+</group>
+""", 1)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "d" / "a.xml").write_text(DEC)
+    (tmp_path / "r" / "a.xml").write_text(rules)
+    rs = Ruleset.load(decoder_dirs=[str(tmp_path / "d")], rule_dirs=[str(tmp_path / "r")])
+    eng = Engine(rs)
+    assert send(eng, "fail user=a src=1.1.1.1", 1).rule.id == "100601"
+    assert send(eng, "fail user=a src=1.1.1.1", 2).rule.id == "100601"
+    assert send(eng, "fail user=b src=2.2.2.2", 3).rule.id == "100601"
+    assert send(eng, "fail user=a src=3.3.3.3", 4).rule.id == "100605"
+
+
 def test_sessions_do_not_share_state(tmp_path):
     rs = make(tmp_path)
     a, b = Engine(rs), Engine(rs)
@@ -105,3 +126,11 @@ def test_correlation_memory_is_bounded(tmp_path, monkeypatch):
         send(eng, f"fail user=u{i} src=10.0.0.{i % 250}", 1000 + i * 0.01)
     assert len(eng.by_sid[100601]) == 16
     assert all(len(q) <= 16 for q in eng.by_group.values())
+    # the same_* index keeps at most MAX_KEYS value tuples, each bounded too
+    monkeypatch.setattr(engine_mod, "MAX_KEYS", 8)
+    eng = Engine(eng.ruleset)
+    for i in range(100):
+        send(eng, f"fail user=u src=10.0.1.{i}", 2000 + i * 0.01)
+    idx = eng.same_idx[100602]
+    assert len(idx) == 8
+    assert all(len(q) <= 16 for groups in idx.values() for q in groups.values())

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 __all__ = ["COMPILED_RULES"]
 
-_STATIC_EXT = (
-    ".html", ".htm", ".shtml", ".txt", ".css", ".js", ".gif", ".jpg", ".jpeg",
-    ".png", ".ico", ".bmp", ".swf", ".svg", ".woff", ".woff2", ".ttf", ".xml",
-)
 _CRAWLERS = (
     "googlebot", "msnbot", "bingbot", "bingpreview", "yahoo! slurp", "slurp",
     "baiduspider", "yandexbot", "duckduckbot", "facebookexternalhit",

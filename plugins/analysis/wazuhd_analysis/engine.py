@@ -281,29 +281,48 @@ class Engine:
             d[key] = ev.time + (rule.ignore_time or 86400 * 365)
 
     def _correlate(self, rule: Rule, ev: Event) -> bool:
-        if rule.same:
-            # events remembered for this rule, already keyed by its same_* values
-            key = tuple([_val(ev, n) for n in rule.same])
-            if None in key:
+        need = max(rule.frequency - 1, 1) if rule.frequency else 1
+        tf = rule.timeframe
+        now = ev.time
+        if rule.same or rule.different:
+            # remembered events are indexed by this rule's same_* values, then
+            # by its different_* values: only groups that qualify are visited
+            skey = tuple([_val(ev, n) for n in rule.same])
+            if None in skey:
                 return False
             idx = self.same_idx.get(rule.sid)
-            src = idx.get(key) if idx is not None else None
-        elif rule.if_matched_sid is not None:
+            groups = idx.get(skey) if idx is not None else None
+            if not groups:
+                return False
+            if rule.different:
+                dkey = tuple([_val(ev, n) for n in rule.different])
+                if None in dkey:
+                    return False
+            found = 0
+            for gkey, q in groups.items():
+                if rule.different and any(a == b for a, b in zip(gkey, dkey)):
+                    continue
+                for prev in reversed(q):
+                    if prev is ev:
+                        continue
+                    if tf and now - prev.time > tf:
+                        break
+                    found += 1
+                    if found >= need:
+                        return True
+            return False
+        if rule.if_matched_sid is not None:
             src = self.by_sid.get(rule.if_matched_sid)
         else:
             src = self.by_group.get(rule.if_matched_group)
         if not src:
             return False
-        need = max(rule.frequency - 1, 1) if rule.frequency else 1
-        tf = rule.timeframe
         found = 0
         for prev in reversed(src):
             if prev is ev:
                 continue
-            if tf and ev.time - prev.time > tf:
+            if tf and now - prev.time > tf:
                 break
-            if not _same_different(rule, ev, prev):
-                continue
             found += 1
             if found >= need:
                 return True
@@ -330,17 +349,25 @@ class Engine:
                         self._index_same(dep, ev)
 
     def _index_same(self, dep: Rule, ev: Event) -> None:
-        key = tuple([_val(ev, n) for n in dep.same])
-        if None in key:
+        skey = tuple([_val(ev, n) for n in dep.same])
+        if None in skey:
+            return
+        dkey = tuple([_val(ev, n) for n in dep.different])
+        if None in dkey:
             return
         idx = self.same_idx.get(dep.sid)
         if idx is None:
             idx = self.same_idx[dep.sid] = {}
-        q = idx.get(key)
-        if q is None:
+        groups = idx.get(skey)
+        if groups is None:
             if len(idx) >= MAX_KEYS:
                 idx.pop(next(iter(idx)))  # forget the oldest key
-            q = idx[key] = deque(maxlen=MAX_REMEMBERED)
+            groups = idx[skey] = {}
+        q = groups.get(dkey)
+        if q is None:
+            if len(groups) >= MAX_KEYS:
+                groups.pop(next(iter(groups)))
+            q = groups[dkey] = deque(maxlen=MAX_REMEMBERED)
         q.append(ev)
 
     def _fts(self, ev: Event, dec) -> bool:
@@ -370,16 +397,3 @@ def _val(ev: Event, name: str):
     if name == "agent":
         return ev.agent_id
     return ev.get(name)
-
-
-def _same_different(rule: Rule, ev: Event, prev: Event) -> bool:
-    for name in rule.same:
-        a = _val(ev, name)
-        if a is None or a != _val(prev, name):
-            return False
-    for name in rule.different:
-        a = _val(ev, name)
-        b = _val(prev, name)
-        if a is None or b is None or a == b:
-            return False
-    return True

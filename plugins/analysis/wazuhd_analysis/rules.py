@@ -622,7 +622,7 @@ class RuleSet:
         self.dependents_sid = {}
         self.dependents_group = {}
         for r in self.order:
-            if not r.same:
+            if not (r.same or r.different):
                 continue
             if r.if_matched_sid is not None:
                 self.dependents_sid.setdefault(r.if_matched_sid, []).append(r)
