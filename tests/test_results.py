@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wazuhd.errors import WazuhError, WazuhResourceNotFound
-from wazuhd.results import AffectedItemsResult, FailedError, WazuhResult, merge_values
+from wazuhd.results import AffectedItemsResult, FailedError, WazuhResult, merge_values, paginate
 
 MESSAGES = ("All agents were restarted", "Some agents were not restarted", "No agent was restarted")
 
@@ -170,3 +170,10 @@ def test_merging_partials_equals_building_one_result(parts):
     assert rendered["data"]["total_failed_items"] == sum(len(g["id"]) for g in rendered["data"]["failed_items"])
     assert rendered["error"] == (0 if not rendered["data"]["total_failed_items"]
                                  else 2 if rendered["data"]["total_affected_items"] else 1)
+
+
+def test_paginate_fills_a_page_and_the_total():
+    rows = [{"id": f"00{i}", "name": name} for i, name in enumerate(["b", "a", "c"])]
+    result = paginate(new_result(), rows, sort="name", limit=2)
+    assert [item["id"] for item in result.affected_items] == ["001", "000"]
+    assert result.render()["data"]["total_affected_items"] == 3

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from numbers import Number
 
 from wazuhd.errors import WazuhException
-from wazuhd.query import SortKey, sort_rows
+from wazuhd.query import Query, Schema, SortKey, apply, sort_rows
 
 #: ``error`` of the envelope: everything worked (or nothing was asked), nothing did, some did.
 COMPLETE, FAILED, PARTIAL = 0, 1, 2
@@ -192,3 +192,13 @@ class AffectedItemsResult:
             for id_ in group["id"]:
                 result.add_failed_item(id_, error)
         return result
+
+
+def paginate(result: AffectedItemsResult, rows: Iterable[Mapping], schema: Schema | None = None,
+             **params) -> AffectedItemsResult:
+    """Fill ``result`` with one page of ``rows`` after the query language's ``params``
+    (offset, limit, sort, search, select, q, distinct); the total counts every match."""
+    page = apply(rows, Query.from_params(**params), schema)
+    result.affected_items = page.items
+    result.total_affected_items = page.total
+    return result
