@@ -537,7 +537,33 @@ class PCRE2Regex:
         return f"PCRE2Regex({self.pattern!r})"
 
 
-_KINDS = {"osregex": OSRegex, "osmatch": OSMatch, "pcre2": PCRE2Regex}
+class ExactString:
+    """Whole-value comparison (Wazuh's default for <action>)."""
+
+    __slots__ = ("pattern", "hints", "pre")
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self.hints = None
+        self.pre = None
+
+    def possible(self, low: str, off: int = 0) -> bool:
+        return True
+
+    def search(self, text: str) -> bool:
+        return text == self.pattern
+
+    def search_low(self, text: str, low) -> bool:
+        return text == self.pattern
+
+    def execute(self, text: str):
+        return (len(text), ()) if text == self.pattern else None
+
+    def __repr__(self) -> str:
+        return f"ExactString({self.pattern!r})"
+
+
+_KINDS = {"osregex": OSRegex, "osmatch": OSMatch, "pcre2": PCRE2Regex, "string": ExactString}
 
 
 def compile_pattern(pattern: str, kind: str | None, default: str):

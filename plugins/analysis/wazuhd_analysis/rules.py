@@ -31,7 +31,7 @@ TEXT_FIELDS = {
     "hostname": ("hostname", "osmatch"),
     "id": ("id", "osmatch"),
     "url": ("url", "osmatch"),
-    "action": ("action", "osmatch"),
+    "action": ("action", "string"),
     "status": ("status", "osmatch"),
     "location": ("location", "osmatch"),
     "system_name": ("system_name", "osmatch"),
