@@ -97,6 +97,10 @@ _HEADER = re.compile(
 _PROGRAM_SIMPLE = re.compile(r"^(?P<prog>[^\s:\[\]%][^\s:\[\]]*)(?:\[(?P<pid>[^\]\s]*)\])?(?:\s*<\w+>)?: ?")
 
 
+# Apache 2.2 error log: "[Fri Dec 13 06:59:54 2013] [error] ..." (no host)
+_APACHE_TS = re.compile(rf"^\[(?P<ts>{_DAY} {_MONTH} [ \d]\d \d\d:\d\d:\d\d \d{{4}})\] ")
+
+
 def predecode(ev: Event) -> None:
     """Split a syslog header off ``ev.full_log``: timestamp, hostname, program
     name and pid.  ``ev.log`` is what follows the header (or the whole message
@@ -105,6 +109,12 @@ def predecode(ev: Event) -> None:
     ev.predecoded = True
     m = _HEADER.match(msg)
     if m is None:
+        am = _APACHE_TS.match(msg)
+        if am is not None:
+            ev.pre_timestamp = am.group("ts")
+            ev.log = msg[am.end():]
+            ev.has_header = True
+            return
         # "program[pid]: message" or "program: message" with no timestamp is
         # not a syslog header; Wazuh leaves such logs whole.
         return

@@ -61,8 +61,8 @@ def parse_ini(path: str) -> list[IniCase]:
                 # continuation lines are not used by the suite; ignore
                 continue
             key = k.strip().lower()
-            val = v[1:] if v.startswith(" ") else v
-            cur.setdefault(key, []).append(val.rstrip())
+            # configparser (Wazuh's runner) strips the value on both sides
+            cur.setdefault(key, []).append(v.strip())
     cases: list[IniCase] = []
     for name, opts in sections:
         rule = (opts.get("rule") or [""])[-1].strip()
