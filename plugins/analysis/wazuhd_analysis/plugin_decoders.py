@@ -49,8 +49,9 @@ def flatten_json(obj, decoder, prefix: str = "", out=None) -> list[tuple[str, st
                     items.append(_scalar(it))
             if ok:
                 out.append((name, ",".join(items)))
-            elif decoder is not None and decoder.json_array_structure == "array":
-                out.append((name, json.dumps(val, separators=(",", ":"))))
+            else:
+                # arrays holding objects are kept as their JSON text
+                out.append((name, json.dumps(val, separators=(",", ":"), ensure_ascii=False)))
         elif val is None:
             if null_mode == "discard":
                 continue
