@@ -2,73 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from wazuhd.sockets import SocketClient
+from wazuhd.testing import DaemonProcess
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def wazuhd_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "wazuhd", *args]
-
-
-class DaemonProcess:
-    """A ``wazuhd start`` subprocess on its own home."""
-
-    def __init__(self, home: Path, env: dict | None = None):
-        self.home = home
-        self.env = {**os.environ, **(env or {})}
-        self.proc: subprocess.Popen | None = None
-
-    def socket(self, name: str) -> Path:
-        return self.home / "queue" / "sockets" / name
-
-    def cli(self, *args: str, check: bool = False, timeout: float = 30) -> subprocess.CompletedProcess:
-        return subprocess.run(wazuhd_command(*args, "--home", str(self.home)), env=self.env,
-                              capture_output=True, text=True, timeout=timeout, check=check)
-
-    def start(self, *extra: str, timeout: float = 20) -> "DaemonProcess":
-        self.proc = subprocess.Popen(wazuhd_command("start", "--home", str(self.home), *extra),
-                                     env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{out}\n{err}")
-            try:
-                with SocketClient(self.socket("control"), timeout=2) as client:
-                    if client.request("ping") == "pong":
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        self.kill()
-        raise AssertionError("daemon did not answer ping in time")
-
-    def request(self, socket: str, command: str, parameters: dict | None = None):
-        with SocketClient(self.socket(socket), timeout=10) as client:
-            return client.request(command, parameters)
-
-    def terminate(self, timeout: float = 10) -> tuple[int, str, str, float]:
-        """SIGTERM; returns (exit code, stdout, stderr, seconds taken)."""
-        began = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        out, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, out, err, time.monotonic() - began
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
 
 
 @pytest.fixture
@@ -78,10 +21,14 @@ def home(tmp_path) -> Path:
 
 @pytest.fixture
 def daemon_factory(home):
+    """Make daemons on the test's home. Host tests run without the HTTP API plugin
+    (``disabled``) so they never compete for its port; it has its own tests."""
     daemons: list[DaemonProcess] = []
 
-    def make(env: dict | None = None, home_dir: Path | None = None) -> DaemonProcess:
-        daemon = DaemonProcess(home_dir or home, env)
+    def make(env: dict | None = None, config: str = "", *,
+             disabled: tuple[str, ...] = ("http",)) -> DaemonProcess:
+        selection = f"plugins:\n  disabled: [{', '.join(disabled)}]\n" if disabled else ""
+        daemon = DaemonProcess(home, env, config=selection + config)
         daemons.append(daemon)
         return daemon
 

@@ -8,11 +8,12 @@ import stat
 import subprocess
 import time
 
-from conftest import DaemonProcess, wazuhd_command
+from wazuhd.testing import DaemonProcess, wazuhd_command
 
 
-def test_start_creates_home_layout_and_commented_config(daemon_factory, home):
-    daemon = daemon_factory().start()
+def test_start_creates_home_layout_and_commented_config(home):
+    """A fresh home with nothing in it, as `make run` starts (all plugins, all defaults)."""
+    daemon = DaemonProcess(home).start()
     for sub in ("etc", "logs", "queue/sockets", "queue/db", "var/run"):
         assert (home / sub).is_dir(), sub
     config_text = (home / "etc" / "wazuhd.yaml").read_text()
@@ -20,7 +21,8 @@ def test_start_creates_home_layout_and_commented_config(daemon_factory, home):
     # Every line is a comment or blank: the file changes nothing until edited.
     assert all(not line or line.startswith("#") for line in config_text.splitlines())
     assert int((home / "var/run/wazuhd.pid").read_text()) == daemon.proc.pid
-    daemon.terminate()
+    code, *_ = daemon.terminate()
+    assert code == 0
 
 
 def test_sigterm_stops_cleanly_within_five_seconds(daemon_factory, home):
@@ -40,8 +42,8 @@ def test_sigterm_stops_cleanly_within_five_seconds(daemon_factory, home):
 def test_sigint_stops_cleanly(daemon_factory):
     daemon = daemon_factory().start()
     daemon.proc.send_signal(2)
-    out, err = daemon.proc.communicate(timeout=10)
-    assert daemon.proc.returncode == 0, err
+    daemon.proc.wait(timeout=10)
+    assert daemon.proc.returncode == 0, daemon.output()[1]
 
 
 def test_second_start_on_same_home_is_refused(daemon_factory, home):
@@ -121,14 +123,13 @@ def test_home_defaults_to_environment_variable(tmp_path):
     result = subprocess.run(wazuhd_command("status"), capture_output=True, text=True, env=env)
     assert f"home {home}" in result.stdout
     started = time.monotonic()
-    daemon = DaemonProcess(home, {"WAZUHD_HOME": str(home)})
-    daemon.proc = subprocess.Popen(wazuhd_command("start"), env=daemon.env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(wazuhd_command("start"), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
         while not (home / "queue/sockets/control").exists():
             assert time.monotonic() - started < 20, "daemon did not create its sockets"
             time.sleep(0.05)
-        assert daemon.request("control", "ping") == "pong"
+        assert DaemonProcess(home).request("control", "ping") == "pong"
     finally:
-        code, *_ = daemon.terminate()
-    assert code == 0
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0

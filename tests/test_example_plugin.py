@@ -11,7 +11,7 @@ import sysconfig
 
 import pytest
 
-from conftest import wazuhd_command
+from wazuhd.testing import wazuhd_command
 from wazuhd.sockets import SocketReplyError, send_event
 
 
@@ -26,9 +26,7 @@ def test_plugin_is_discovered_through_its_entry_point(daemon_factory, example_en
 
 
 def test_its_socket_command_config_section_store_and_services(daemon_factory, home, example_env):
-    (home / "etc").mkdir(parents=True)
-    (home / "etc" / "wazuhd.yaml").write_text("example:\n  greeting: bonjour\n")
-    daemon = daemon_factory(example_env).start()
+    daemon = daemon_factory(example_env, "example:\n  greeting: bonjour\n").start()
     assert daemon.request("example", "greet", {"name": "ana"}) == {
         "greeting": "bonjour, ana", "notes": ["first"]}  # note seeded by its migration
     with pytest.raises(SocketReplyError) as denied:
@@ -67,9 +65,7 @@ def test_its_config_errors_name_the_key(home, example_env):
 
 
 def test_it_can_take_over_the_event_channel(daemon_factory, home, example_env):
-    (home / "etc").mkdir(parents=True)
-    (home / "etc" / "wazuhd.yaml").write_text("example:\n  consume_events: true\n")
-    daemon = daemon_factory(example_env).start()
+    daemon = daemon_factory(example_env, "example:\n  consume_events: true\n").start()
     send_event(daemon.socket("queue"), "1", "[001] (web) any->/var/log/a:b", "GET / 200")
     daemon.terminate()
     assert (home / "example-events").read_text() == "1|[001] (web) any->/var/log/a:b|GET / 200\n"
@@ -83,9 +79,7 @@ def test_its_cli_command(example_env):
 
 
 def test_disabled_plugin_is_not_loaded(daemon_factory, home, example_env):
-    (home / "etc").mkdir(parents=True)
-    (home / "etc" / "wazuhd.yaml").write_text("plugins:\n  disabled: [example]\n")
-    daemon = daemon_factory(example_env).start()
+    daemon = daemon_factory(example_env, disabled=("http", "example")).start()
     status = daemon.request("control", "status")
     assert "example" not in [p["name"] for p in status["plugins"]]
     assert not daemon.socket("example").exists()

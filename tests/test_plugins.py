@@ -90,10 +90,11 @@ def test_misspelled_hookimpl_is_an_error_of_that_plugin():
 def test_firstresult_skips_none_and_respects_trylast():
     host = host_with(plugin("override", wazuhd_event_consumer=lambda ctx: "mine"))
     assert host.call_first("wazuhd_event_consumer", ctx=types.SimpleNamespace(
-        announce=lambda *a: None, add_counters=lambda *a: None)) == "mine"
+        announce=lambda *a: None, add_counters=lambda *a: None)) == ("override", "mine")
     host = host_with(plugin("declines", wazuhd_event_consumer=lambda ctx: None))
     ctx = types.SimpleNamespace(announce=lambda *a: None, add_counters=lambda *a: None)
-    assert host.call_first("wazuhd_event_consumer", ctx=ctx).__class__.__name__ == "CountingConsumer"
+    owner, consumer = host.call_first("wazuhd_event_consumer", ctx=ctx)
+    assert (owner, type(consumer).__name__) == ("core", "CountingConsumer")
 
 
 HOOKS = [name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)

@@ -11,11 +11,12 @@ from collections import Counter
 
 import trio
 
-from wazuhd import hookimpl
+from wazuhd import hookimpl, rbac
 from wazuhd.config import ConfigSection
 from wazuhd.sockets import DEFAULT_MAX_FRAME, SocketCommand
 
-log = logging.getLogger("wazuhd.events")
+log = logging.getLogger("wazuhd")
+events_log = logging.getLogger("wazuhd.events")
 
 
 def _object(**properties) -> dict:
@@ -78,6 +79,19 @@ def wazuhd_config_schema():
     return SECTIONS
 
 
+@hookimpl
+def wazuhd_db_migrations():
+    return rbac.MIGRATIONS
+
+
+@hookimpl
+def wazuhd_startup(ctx):
+    added = rbac.ensure_defaults(ctx.store.db(rbac.DATABASE))
+    if added:
+        log.info("created %d default RBAC records (users wazuh and wazuh-wui, roles, policies, "
+                 "rules)", added)
+
+
 async def _ping(ctx, request):
     return "pong"
 
@@ -107,7 +121,7 @@ class CountingConsumer:
         async with receive_channel:
             async for event in receive_channel:
                 self.by_queue[event.queue] += 1
-                log.debug("event %s:%s: %.200s", event.queue, event.location, event.message)
+                events_log.debug("event %s:%s: %.200s", event.queue, event.location, event.message)
 
 
 @hookimpl(trylast=True)

@@ -25,7 +25,8 @@ from typing import Any, Awaitable, Callable
 import trio
 
 import wazuhd
-from wazuhd import config as config_mod
+from wazuhd import config as config_mod, rbac
+from wazuhd.builtin import CountingConsumer
 from wazuhd.home import Home
 from wazuhd.logs import configure_logging
 from wazuhd.plugins import PluginError, PluginHost, make_plugin_host
@@ -81,6 +82,7 @@ class Context:
     announcements: list[tuple[str, str]] = field(default_factory=list)
     counters: dict[str, Callable[[], dict]] = field(default_factory=dict)
     events: trio.MemorySendChannel | None = None
+    state: str = "starting"
 
     def __post_init__(self):
         self.counters["queue"] = self.queue_stats.as_dict
@@ -104,6 +106,7 @@ class Context:
     def status(self) -> dict:
         return {
             "version": wazuhd.__version__,
+            "state": self.state,
             "pid": os.getpid(),
             "home": str(self.home.root),
             "started_at": self.started_at,
@@ -116,6 +119,7 @@ class Context:
                                          "commands": []}},
             "services": {name: state.as_dict() for name, state in self.services.items()},
             "counters": {name: read() for name, read in self.counters.items()},
+            "announcements": [f"{label}: {text}" for label, text in self.announcements],
         }
 
 
@@ -209,6 +213,15 @@ def _names(value) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
+def register_rbac_catalog(host: PluginHost) -> None:
+    """Add every plugin's RBAC actions and resource types to the catalog."""
+    for plugin, items in host.call_each("wazuhd_rbac_actions"):
+        try:
+            rbac.register(items if isinstance(items, (list, tuple)) else [items])
+        except (TypeError, ValueError) as exc:
+            host.fail(plugin, f"wazuhd_rbac_actions: {exc}")
+
+
 def open_store(home: Home, host: PluginHost) -> Store:
     store = Store(home.db)
     migrations: list[tuple[str, Migration]] = host.collect("wazuhd_db_migrations")
@@ -245,6 +258,7 @@ def start(home: Home, *, daemonize: bool = False, banner=print) -> int:
             daily=log_cfg["rotation"]["daily"], max_size=log_cfg["rotation"]["max_size"],
             compress=log_cfg["rotation"]["compress"], also_stderr=not daemonize)
         try:
+            register_rbac_catalog(host)
             store = open_store(home, host)
             ctx = Context(home=home, config=config, plugins=host, store=store)
             try:
@@ -267,6 +281,7 @@ async def _main(ctx: Context, shutdown_timeout: float, banner) -> None:
             nursery.start_soon(_watch_signals, nursery.cancel_scope, shutdown_timeout)
             ctx.plugins.call_each("wazuhd_startup", ctx=ctx)
             await nursery.start(_serve, ctx)
+            ctx.state = "running"
             log.info("wazuhd %s started (pid %d) on %s with plugins: %s", wazuhd.__version__,
                      os.getpid(), ctx.home.root, ", ".join(ctx.plugins.loaded()))
             banner(render_banner(ctx))
@@ -302,8 +317,7 @@ async def _serve(ctx: Context, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     send_events, receive_events = trio.open_memory_channel(ctx.config["queue"]["size"])
     ctx.events = send_events
     async with trio.open_nursery() as nursery:
-        consume = ctx.plugins.call_first("wazuhd_event_consumer", ctx=ctx)
-        await nursery.start(consume, receive_events)
+        await nursery.start(_consume_events, ctx, receive_events)
         await nursery.start(lambda task_status: serve_event_queue(
             ctx.home.socket(QUEUE_SOCKET), send_events.clone(), max_size=socket_cfg["max_frame"],
             stats=ctx.queue_stats, task_status=task_status))
@@ -313,6 +327,28 @@ async def _serve(ctx: Context, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         for plugin, service in ctx.plugins.collect("wazuhd_services", ctx=ctx):
             await nursery.start(_supervise, ctx, plugin, service)
         task_status.started()
+
+
+async def _consume_events(ctx: Context, receive_events: trio.MemoryReceiveChannel, *,
+                          task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Run the chosen consumer; if it crashes, fall back to the host's default one so
+    inputs never block on a channel nobody reads."""
+    owner, consumer = ctx.plugins.call_first("wazuhd_event_consumer", ctx=ctx)
+    state = ctx.services["events.consumer"] = ServiceState(plugin=owner)
+    started = False
+    try:
+        async with trio.open_nursery() as inner:
+            await inner.start(consumer, receive_events.clone())
+            state.status, state.started_at = "running", time.time()
+            started = True
+            task_status.started()
+    except Exception as exc:  # noqa: BLE001 - an analysis bug must not stop the inputs
+        cause = _leaf(exc)
+        state.status, state.error = "failed", f"{type(cause).__name__}: {cause}"
+        log.error("event consumer of %s failed, counting events instead: %s", owner,
+                  state.error, exc_info=cause)
+        await CountingConsumer()(receive_events,
+                                 task_status=trio.TASK_STATUS_IGNORED if started else task_status)
 
 
 def _build_sockets(ctx: Context) -> dict[str, CommandSocket]:

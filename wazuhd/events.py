@@ -24,6 +24,14 @@ class Event:
     received: float = field(default_factory=time.time)
 
     def to_wire(self) -> bytes:
+        """The queue form; refuses what :func:`parse_event` could not read back."""
+        if len(self.queue) != 1:
+            raise EventFormatError(f"the queue id must be one character, got {self.queue!r}")
+        if not self.location:
+            raise EventFormatError("empty location")
+        if self.location.endswith("|"):
+            raise EventFormatError(f"a location may not end in '|' (it would escape the "
+                                   f"separator): {self.location!r}")
         location = self.location.replace(":", "|:")
         return f"{self.queue}:{location}:{self.message}".encode()
 

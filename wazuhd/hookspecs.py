@@ -138,6 +138,59 @@ def wazuhd_socket_commands():
 
 
 # --------------------------------------------------------------------------
+# HTTP API
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def wazuhd_api_routes():
+    """Contribute HTTP operations to the REST API.
+
+    Called once when the HTTP host builds its application. Each route must
+    match an operation (same method and path) of the assembled OpenAPI spec,
+    and each operation must have a route; the host refuses duplicates. The
+    host validates parameters and bodies against the spec, authenticates the
+    caller and renders the result (an ``AffectedItemsResult``, a dict or a
+    :class:`wazuhd.routes.ApiResponse`).
+
+    :return: a list of :class:`wazuhd.routes.Route`.
+
+    Not firstresult.
+    """
+
+
+@hookspec
+def wazuhd_openapi():
+    """Contribute the plugin's part of the OpenAPI spec.
+
+    Called once when the HTTP host assembles the spec (served at
+    ``GET /api/spec.yaml``). A fragment is an OpenAPI 3.0 document with
+    ``paths`` and optionally ``components``; it may ``$ref`` the host's
+    shared components (``#/components/parameters/limit``, ...). A path and
+    method, or a component name, may be defined by one plugin only.
+
+    :return: a dict (the parsed fragment), or None.
+
+    Not firstresult.
+    """
+
+
+@hookspec
+def wazuhd_rbac_actions():
+    """Declare the RBAC actions and resource types the plugin guards.
+
+    Called once at start; ``GET /security/actions`` and
+    ``GET /security/resources`` list what all plugins declare, and roles may
+    only name declared actions.
+
+    :return: a list of :class:`wazuhd.rbac.RbacAction` and
+        :class:`wazuhd.rbac.RbacResource`.
+
+    Not firstresult.
+    """
+
+
+# --------------------------------------------------------------------------
 # Events
 # --------------------------------------------------------------------------
 

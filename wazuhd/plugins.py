@@ -142,12 +142,13 @@ class PluginHost:
                 results.append((impl.plugin_name, outcome))
         return results
 
-    def call_first(self, hook_name: str, **kwargs) -> Any:
-        """firstresult semantics with the same failure isolation as :meth:`call_each`."""
+    def call_first(self, hook_name: str, **kwargs) -> tuple[str, Any] | None:
+        """firstresult semantics with the same failure isolation as :meth:`call_each`:
+        ``(plugin_name, result)`` of the first implementation that returns something."""
         for impl in self._ordered_impls(hook_name):
             outcome = self._call_impl(hook_name, impl, kwargs)
             if outcome is not None:
-                return outcome
+                return impl.plugin_name, outcome
         return None
 
     def collect(self, hook_name: str, **kwargs) -> list[tuple[str, Any]]:

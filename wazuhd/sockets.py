@@ -150,7 +150,7 @@ class SocketCommand:
 def parse_request(payload: bytes) -> Request:
     try:
         body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # also int digit limit, deep nesting
         raise WazuhException(INVALID_JSON, f"{exc}") from None
     if not isinstance(body, dict):
         raise WazuhException(INVALID_REQUEST, f"expected a JSON object, got {type(body).__name__}")
@@ -232,23 +232,23 @@ class CommandSocket:
                     except (FrameTruncated, trio.TooSlowError) as exc:
                         self.stats.errors += 1
                         await self._reply(stream, error_reply(
-                            FRAME_TRUNCATED, f"incomplete frame: {exc or 'timed out'}"))
+                            FRAME_TRUNCATED, f"incomplete frame: {str(exc) or 'timed out'}"))
                         return
                 if idle.cancelled_caught or payload is None:
                     return
                 await self._reply(stream, await self.dispatch(payload))
-        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError,
+                trio.TooSlowError):
+            # TooSlowError: a reply could not be written in time. The stream may hold half
+            # a frame, so the connection cannot go on: hang up rather than desynchronise.
             return
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await stream.aclose()
 
     async def _reply(self, stream: trio.SocketStream, reply: dict) -> None:
-        with trio.move_on_after(self.io_timeout):
-            try:
-                await send_frame(stream, encode(reply))
-            except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
-                pass
+        with trio.fail_after(self.io_timeout):
+            await send_frame(stream, encode(reply))
 
     async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         sock = await bind_unix(self.path, stdlib_socket.SOCK_STREAM)

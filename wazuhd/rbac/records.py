@@ -12,7 +12,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from wazuhd.query import Field, Query, Schema, apply
+from wazuhd import results
+from wazuhd.query import Field, Schema
 from wazuhd.rbac.context import ResourceFilter
 from wazuhd.results import AffectedItemsResult
 
@@ -120,12 +121,6 @@ def ids_of(values) -> list | None:
     return [int(v) if _numeric(v) else v for v in values]
 
 
-def paginate(result: AffectedItemsResult, items: list[dict], kind: Kind, *, offset=0, limit=500, sort=None,
-             search=None, select=None, q=None, distinct=False) -> AffectedItemsResult:
+def paginate(result: AffectedItemsResult, items: list[dict], kind: Kind, **params) -> AffectedItemsResult:
     """Apply the one query language to ``items`` and fill ``result`` (total before the limit)."""
-    query = Query.from_params(offset=offset, limit=limit, sort=sort, search=search, select=select, q=q,
-                              distinct=distinct)
-    page = apply(items, query, kind.schema)
-    result.affected_items = page.items
-    result.total_affected_items = page.total
-    return result
+    return results.paginate(result, items, kind.schema, **params)

@@ -1,12 +1,18 @@
 """Hook implementations of the example plugin: one of each hook the host offers."""
 
+from importlib import resources
+
 import trio
+import yaml
 
 from wazuhd import hookimpl
+from wazuhd.rbac import RbacAction, expose_resources
 from wazuhd.cli import CliCommand
 from wazuhd.config import ConfigSection
 from wazuhd.daemon import Service
 from wazuhd.errors import WazuhError, register_codes
+from wazuhd.results import AffectedItemsResult, paginate
+from wazuhd.routes import Route
 from wazuhd.sockets import SocketCommand
 from wazuhd.store import Migration
 
@@ -125,3 +131,33 @@ def wazuhd_cli_commands():
         return 0
 
     return [CliCommand("example-hello", "say hello (example plugin)", configure, run)]
+
+
+@hookimpl
+def wazuhd_rbac_actions():
+    return [RbacAction("example:read", "Read the example plugin's notes", ["*:*"],
+                       ["GET /example/notes"])]
+
+
+@expose_resources(actions=["example:read"], resources=["*:*:*"])
+async def list_notes(rbac, *, db, **params):
+    """An RBAC-guarded operation: plain arguments, usable from the API, CLI or tests."""
+    rows = await db.fetchall("SELECT id, text FROM notes")
+    result = AffectedItemsResult(all_msg="All notes were returned", none_msg="No note was returned")
+    return paginate(result, rows, **params)
+
+
+async def get_notes(request):
+    params = {k: request.params[k] for k in ("offset", "limit", "sort", "search", "select", "q")
+              if k in request.params}
+    return await list_notes(request.user.rbac, db=request.ctx.store.db("example"), **params)
+
+
+@hookimpl
+def wazuhd_api_routes():
+    return [Route("GET", "/example/notes", get_notes)]
+
+
+@hookimpl
+def wazuhd_openapi():
+    return yaml.safe_load(resources.files("wazuhd_example").joinpath("openapi.yaml").read_text())

@@ -1,0 +1,60 @@
+"""The bridge between JWTs and the host's RBAC: who may log in, which tokens still hold."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from wazuhd import rbac
+from wazuhd.errors import WazuhPermissionError
+from wazuhd.rbac.admin import security_config
+from wazuhd.routes import ApiRequest, ApiResponse
+from wazuhd_http.app import Unauthorized
+
+
+class SecurityService:
+    def __init__(self, ctx):
+        self.db = ctx.store.db(rbac.DATABASE)
+
+    async def token_valid(self, claims: dict) -> bool:
+        return await rbac.token_valid(self.db, claims["uid"], claims["rbac_roles"], claims["iat"],
+                                      run_as=bool(claims.get("run_as")))
+
+    async def rbac_context(self, user) -> rbac.RbacContext:
+        return await rbac.load_context(self.db, user.user_id, user.roles, run_as=user.run_as)
+
+    async def login(self, request: ApiRequest, auth_context=None) -> ApiResponse | dict:
+        """HTTP Basic credentials -> a token; failures count towards the IP's block."""
+        api, ip = request.api, request.remote_addr
+        credentials = _basic_credentials(request.headers)
+        if credentials is None:
+            raise Unauthorized("No authorization credentials provided")
+        try:
+            user = await rbac.authenticate(self.db, *credentials)
+            roles = await rbac.login_roles(self.db, user["id"], auth_context)
+        except rbac.AuthenticationFailed:
+            api.login_guard.failed(ip)
+            raise Unauthorized("Invalid credentials") from None
+        except WazuhPermissionError:
+            api.login_guard.failed(ip)
+            raise
+        api.login_guard.succeeded(ip)
+        config = await security_config(self.db)
+        token = api.keys.issue(username=user["username"], user_id=user["id"], roles=roles,
+                               run_as=auth_context is not None, rbac_mode=config["rbac_mode"],
+                               lifetime=config["auth_token_exp_timeout"])
+        if request.params.get("raw"):
+            return ApiResponse(token, content_type="text/plain")
+        return {"data": {"token": token}, "error": 0}
+
+
+def _basic_credentials(headers: dict) -> tuple[str, str] | None:
+    header = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        username, sep, password = base64.b64decode(encoded.strip()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (username, password) if sep else None
