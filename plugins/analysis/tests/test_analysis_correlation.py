@@ -24,7 +24,7 @@ RULES = """
 </group>
 <group name="auth,">
   <rule id="100600" level="0"><decoded_as>auth</decoded_as><description>auth</description></rule>
-  <rule id="100601" level="3"><if_sid>100600</if_sid><action>^fail$</action>
+  <rule id="100601" level="3"><if_sid>100600</if_sid><action>fail</action>
     <description>failure</description><group>authentication_failed,</group></rule>
   <rule id="100602" level="10" frequency="3" timeframe="60">
     <if_matched_sid>100601</if_matched_sid>
@@ -33,12 +33,12 @@ RULES = """
   </rule>
   <rule id="100603" level="8" timeframe="60">
     <if_sid>100600</if_sid>
-    <action>^ok$</action>
+    <action>ok</action>
     <if_matched_group>authentication_failed</if_matched_group>
     <different_srcuser />
     <description>success after another user's failure</description>
   </rule>
-  <rule id="100604" level="4" ignore="30"><if_sid>100600</if_sid><action>^noisy$</action>
+  <rule id="100604" level="4" ignore="30"><if_sid>100600</if_sid><action>noisy</action>
     <description>noisy</description></rule>
 </group>
 """
@@ -134,3 +134,18 @@ def test_correlation_memory_is_bounded(tmp_path, monkeypatch):
     idx = eng.same_idx[100602]
     assert len(idx) == 8
     assert all(len(q) <= 16 for groups in idx.values() for q in groups.values())
+
+
+def test_action_compares_whole_value(tmp_path):
+    eng = Engine(make(tmp_path))
+    assert send(eng, "failed user=a src=1.1.1.1", 1).rule.id == "100600"
+    assert send(eng, "fail user=a src=1.1.1.1", 2).rule.id == "100601"
+
+
+def test_agent_location_sets_agent_fields(tmp_path):
+    eng = Engine(make(tmp_path))
+    r = eng.process("Dec 1 10:00:00 h auth: fail user=a src=1.1.1.1",
+                    "[003] (web01) 10.0.0.5->/var/log/auth.log", now=5)
+    assert r.alert["agent"] == {"id": "003", "name": "web01", "ip": "10.0.0.5"}
+    assert r.alert["location"] == "/var/log/auth.log"
+    assert r.should_log

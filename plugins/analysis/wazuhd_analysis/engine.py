@@ -27,7 +27,8 @@ __all__ = ["Ruleset", "Engine", "Result", "RulesetConfig"]
 # bounded memory: events remembered per correlated rule / group
 MAX_REMEMBERED = 2048
 MAX_FTS = 100_000
-MAX_KEYS = 10_000  # distinct same_* value tuples remembered per correlated rule
+MAX_KEYS = 10_000
+_AGENT_LOCATION = re.compile(r"^\[(\d{3,})\] \((.*?)\) (\S*?)->(.*)$")  # distinct same_* value tuples remembered per correlated rule
 _NOALERT_PASS = os.environ.get('WZ_NA') == '1'
 
 
@@ -114,6 +115,11 @@ class Result:
         d = self.event.decoder
         return d.name if d is not None else ""
 
+    @property
+    def should_log(self) -> bool:
+        """An alert that belongs in alerts.json/alerts.log (not ``no_log``)."""
+        return self.alert is not None and "no_log" not in self.rule.options
+
 
 class Engine:
     """Processes events against a ruleset, keeping correlation state."""
@@ -128,6 +134,7 @@ class Engine:
         self.ignored_values: dict[int, dict] = {}
         self.fts: set = set()
         self.same_idx: dict[int, dict] = {}
+        self.last_output: dict = {}
         self.groups_watched = sorted(ruleset.rules.groups_referenced())
         self.counters = {"events": 0, "decoded": 0, "alerts": 0}
 
@@ -135,6 +142,15 @@ class Engine:
     def process(self, message: str, location: str = "stdin", *, agent_id: str = "000",
                 agent_name: str | None = None, agent_ip: str | None = None,
                 now: float | None = None, log_format: str = "syslog") -> Result:
+        """Analyse one event.  ``location`` may be an agent location in
+        Wazuh's queue form ``[001] (web01) 10.0.0.5->/var/log/auth.log``,
+        which sets the agent fields and leaves the path as the location."""
+        if location.startswith("[") and agent_id == "000":
+            m = _AGENT_LOCATION.match(location)
+            if m is not None:
+                agent_id, agent_name, agent_ip, location = m.group(1), m.group(2), m.group(3), m.group(4)
+                if agent_ip in ("any", ""):
+                    agent_ip = None
         ev = Event(message, location, agent_id=agent_id, agent_name=agent_name,
                    agent_ip=agent_ip, now=now, log_format=log_format)
         return self.process_event(ev)
@@ -268,6 +284,17 @@ class Engine:
         if rule.has_if_matched:
             if not self._correlate(rule, ev):
                 return False
+        if rule.check_diff:
+            # fires only when the output differs from the last one seen here
+            key = (rule.sid, ev.agent_id, ev.location)
+            prev = self.last_output.get(key)
+            if prev == ev.full_log:
+                return False
+            if len(self.last_output) > 10000:
+                self.last_output.clear()
+            self.last_output[key] = ev.full_log
+            if prev is None:
+                return False  # the first output is the reference
         return True
 
     def _fired(self, rule: Rule, ev: Event) -> None:

@@ -241,7 +241,7 @@ class Rule:
         self.has_extra = bool(
             self.lists or self.time_range is not None or self.weekdays is not None
             or self.if_fts or self.check_if_ignored or self.has_if_matched or self.ignore_time
-            or self.maxsize or (self.category is not None and self.sid >= 10)
+            or self.maxsize or (self.category is not None and self.sid >= 10) or self.check_diff
         )
         counts: dict[str, int] = {}
         for ch in self.children:
