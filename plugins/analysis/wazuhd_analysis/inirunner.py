@@ -155,3 +155,43 @@ def main_test(ini_files: list[str], decoder_dirs: list[str], rule_dirs: list[str
         return 2
     code, _ = run_files(rs, ini_files, out)
     return code
+
+
+def cli(argv: list[str] | None = None, out=None) -> int:
+    """``wazuhd ruleset test [--decoder-dir D] [--rule-dir R] [--list F] FILE.ini...``
+
+    Exit codes: 0 all cases passed, 1 some failed, 2 the ruleset did not load
+    or no .ini file was given."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="wazuhd ruleset test", description=cli.__doc__.splitlines()[0])
+    ap.add_argument("--decoder-dir", action="append", default=[], help="decoder directory (repeatable)")
+    ap.add_argument("--rule-dir", action="append", default=[], help="rule directory (repeatable)")
+    ap.add_argument("--decoder-file", action="append", default=[], help="extra decoder file (repeatable)")
+    ap.add_argument("--rule-file", action="append", default=[], help="extra rule file (repeatable)")
+    ap.add_argument("--list", action="append", default=[], help="CDB list file or directory (repeatable)")
+    ap.add_argument("-q", "--quiet", action="store_true", help="only per-file counts, no failure lines")
+    ap.add_argument("files", nargs="+", help=".ini test files")
+    args = ap.parse_args(argv)
+    out = out or sys.stdout
+    lists: list[str] = []
+    for p in args.list:
+        if os.path.isdir(p):
+            for root, _dirs, names in os.walk(p):
+                lists.extend(os.path.join(root, n) for n in sorted(names) if not n.endswith(".cdb"))
+        else:
+            lists.append(p)
+    from .errors import RulesetError
+
+    try:
+        rs = Ruleset.load(decoder_dirs=args.decoder_dir, rule_dirs=args.rule_dir, list_files=lists,
+                          decoder_files=args.decoder_file, rule_files=args.rule_file)
+    except RulesetError as exc:
+        print(f"ruleset error: {exc}", file=out)
+        return 2
+    code, _ = run_files(rs, args.files, out, verbose=not args.quiet)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(cli())
