@@ -83,7 +83,7 @@ _TS = (
     # Dec 29 10:00:01 / Dec 29 10:00:01.123 / Dec 29 2015 10:00:01 / Dec 29 10:00:01 2015
     rf"{_MONTH} {{1,2}}\d{{1,2}}(?: \d{{4}})? \d\d:\d\d:\d\d(?:\.\d+)?(?: \d{{4}})?(?: [A-Z]{{3,4}})?"
     # 2015-12-29T10:00:01.123456+01:00 (RFC 3339, rsyslog high precision)
-    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"
     # 2015 Dec 29 10:00:01
     rf"|\d{{4}} {_MONTH} [ \d]\d \d\d:\d\d:\d\d"
     # 2023-01-23 03:22:26.410246-0800 (macOS unified log)
@@ -94,7 +94,10 @@ _HEADER = re.compile(
     r"(?:(?P<host>[^\s:\[\]]+|\[[^\]\s]+\](?::\d+)?)(?: |:\s*|\s*\[[^\]]*\]\s*:?\s*)"
     r"|)"
 )
-_PROGRAM_SIMPLE = re.compile(r"^(?P<prog>[^\s:\[\]%][^\s:\[\]]*)(?:\[(?P<pid>[^\]\s]*)\])?(?:\s*<\w+>)?: ?")
+# "program[pid]:" (a space may follow) or "program: " (a space must follow)
+_PROGRAM_SIMPLE = re.compile(
+    r"^(?P<prog>[^\s:\[\]%][^\s:\[\]]*)(?:\[(?P<pid>[^\]\s]*)\](?:\s*<\w+>)?: ?|(?:\s*<\w+>)?: )"
+)
 
 
 # Apache 2.2 error log: "[Fri Dec 13 06:59:54 2013] [error] ..." (no host)
