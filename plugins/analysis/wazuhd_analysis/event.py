@@ -132,6 +132,9 @@ def predecode(ev: Event) -> None:
             rest = msg[m.start("host"):]
             host = None
     pm = _PROGRAM_SIMPLE.match(rest)
+    if pm is None and host is not None and "T" in m.group("ts")[:11]:
+        # an RFC 3339 stamp counts as a header only with a program name
+        return
     if pm is None and host is not None:
         # no program after the host
         ev.pre_timestamp = m.group("ts")
