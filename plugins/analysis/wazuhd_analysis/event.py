@@ -77,31 +77,42 @@ class Event:
         return f.get("dstuser") if f.get("dstuser") is not None else f.get("srcuser")
 
 
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|[^\W\d_]{3})"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
-_TS = (
-    # Dec 29 10:00:01 / Dec 29 10:00:01.123 / Dec 29 2015 10:00:01 / Dec 29 10:00:01 2015
+# Classic BSD syslog: the hostname is reported.
+#   Dec 29 10:00:01 / Dec 29 10:00:01.123 / Dec 29 2015 10:00:01 / Dec 29 10:00:01 2015
+_CLASSIC_TS = (
     rf"{_MONTH} {{1,2}}\d{{1,2}}(?: \d{{4}})? \d\d:\d\d:\d\d(?:\.\d+)?(?: \d{{4}})?(?: [A-Z]{{3,4}})?"
-    # 2015-12-29T10:00:01.123456+01:00 (RFC 3339, rsyslog high precision)
-    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"
-    # 2015 Dec 29 10:00:01
-    rf"|\d{{4}} {_MONTH} [ \d]\d \d\d:\d\d:\d\d"
-    # 2023-01-23 03:22:26.410246-0800 (macOS unified log)
-    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d{4}"
 )
-_HEADER = re.compile(
-    rf"^(?:<\d{{1,3}}>\d?\s*)?(?P<ts>{_TS}):? +"
+_CLASSIC = re.compile(
+    rf"^(?:<\d{{1,3}}>\d?\s*)?(?P<ts>{_CLASSIC_TS}):? +"
     r"(?:(?P<host>[^\s:\[\]]+|\[[^\]\s]+\](?::\d+)?)(?: |:\s*|\s*\[[^\]]*\]\s*:?\s*)"
     r"|)"
 )
+# Other stamps followed by "host program[pid]:": the program is required and
+# the hostname is not reported (as Wazuh's pre-decoder does).
+_OTHER = re.compile(
+    r"^(?:<\d{1,3}>\d?\s*)?(?P<ts>"
+    rf"\d{{4}} {_MONTH} [ \d]\d \d\d:\d\d:\d\d"  # 2015 Dec 29 10:00:01
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"  # RFC 3339
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"  # proftpd 1.3.5
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d{4}"  # macOS unified log
+    r") +(?:(?P<host>[^\s:\[\]]+) +)?"
+)
+# Stamps that are stripped alone: the rest of the line is the log.  (xferlog's
+# "Mon Apr 17 18:27:14 2006 ..." is not stripped: vsftpd's decoders read it.)
+_TS_ONLY = re.compile(
+    r"^(?:"
+    r"(?P<snort>\d\d/\d\d-\d\d:\d\d:\d\d\.\d+)\s+"  # snort
+    r"|(?P<suricata>\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+"  # suricata
+    rf"|\[(?P<apache>{_DAY} {_MONTH} [ \d]\d \d\d:\d\d:\d\d \d{{4}})\] "  # apache 2.2
+    r")"
+)
+_XFERLOG = re.compile(rf"^(?P<ts>{_DAY} {_MONTH} [ \d]\d \d\d:\d\d:\d\d \d{{4}}) ")
 # "program[pid]:" (a space may follow) or "program: " (a space must follow)
 _PROGRAM_SIMPLE = re.compile(
     r"^(?P<prog>[^\s:\[\]%][^\s:\[\]]*)(?:\[(?P<pid>[^\]\s]*)\](?:\s*<\w+>)?: ?|(?:\s*<\w+>)?: )"
 )
-
-
-# Apache 2.2 error log: "[Fri Dec 13 06:59:54 2013] [error] ..." (no host)
-_APACHE_TS = re.compile(rf"^\[(?P<ts>{_DAY} {_MONTH} [ \d]\d \d\d:\d\d:\d\d \d{{4}})\] ")
 
 
 def predecode(ev: Event) -> None:
@@ -110,16 +121,9 @@ def predecode(ev: Event) -> None:
     when there is no header)."""
     msg = ev.full_log
     ev.predecoded = True
-    m = _HEADER.match(msg)
+    m = _CLASSIC.match(msg)
     if m is None:
-        am = _APACHE_TS.match(msg)
-        if am is not None:
-            ev.pre_timestamp = am.group("ts")
-            ev.log = msg[am.end():]
-            ev.has_header = True
-            return
-        # "program[pid]: message" or "program: message" with no timestamp is
-        # not a syslog header; Wazuh leaves such logs whole.
+        _predecode_other(ev, msg)
         return
     rest = msg[m.end():]
     host = m.group("host")
@@ -132,9 +136,6 @@ def predecode(ev: Event) -> None:
             rest = msg[m.start("host"):]
             host = None
     pm = _PROGRAM_SIMPLE.match(rest)
-    if pm is None and host is not None and "T" in m.group("ts")[:11]:
-        # an RFC 3339 stamp counts as a header only with a program name
-        return
     if pm is None and host is not None:
         # no program after the host
         ev.pre_timestamp = m.group("ts")
@@ -151,3 +152,31 @@ def predecode(ev: Event) -> None:
     ev.pid = pm.group("pid")
     ev.log = rest[pm.end():]
     ev.has_header = True
+
+
+def _predecode_other(ev: Event, msg: str) -> None:
+    m = _OTHER.match(msg)
+    if m is not None:
+        rest = msg[m.end():]
+        pm = _PROGRAM_SIMPLE.match(rest)
+        if pm is None and m.group("host") is not None:
+            # the "host" may be the program itself: "<ts> sshd[1]: ..."
+            rest = msg[m.start("host"):]
+            pm = _PROGRAM_SIMPLE.match(rest)
+        if pm is None:
+            return  # no program: not a header, the log stays whole
+        ev.pre_timestamp = m.group("ts")
+        ev.program_name = pm.group("prog")
+        ev.pid = pm.group("pid")
+        ev.log = rest[pm.end():]
+        ev.has_header = True
+        return
+    m = _TS_ONLY.match(msg)
+    if m is not None:
+        ev.pre_timestamp = next(g for g in m.groups() if g is not None)
+        ev.log = msg[m.end():]
+        ev.has_header = True
+        return
+    m = _XFERLOG.match(msg)
+    if m is not None:
+        ev.pre_timestamp = m.group("ts")  # reported, but the log stays whole
