@@ -1,13 +1,16 @@
 """The quart-trio application: every route comes from a plugin's ``wazuhd_api_routes``.
 
-Per request, in order: blocked-IP check, spec validation of path and query
-parameters, authentication (JWT), the per-user rate limit, body validation,
-the handler under the request timeout, rendering to Wazuh's envelope, the
-security headers, and one access-log line.
+Per request, in order: blocked-IP check, authentication (JWT; before any
+validation, as Wazuh's connexion does, so an anonymous caller learns nothing
+from 400 details), the per-user rate limit, spec validation of path and query
+parameters, body validation, the handler under the request timeout, rendering
+to Wazuh's envelope, the security headers, and one access-log line.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import time
@@ -137,17 +140,8 @@ def create_app(runtime: ApiRuntime, routes: list[tuple[str, Route]]) -> QuartTri
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException):
-        titles = {404: "Not Found", 405: "Method Not Allowed", 413: "Request Entity Too Large"}
-        details = {
-            404: "404: Not Found",
-            405: "Specified method is invalid for this resource",
-            413: f"Maximum upload size exceeded: the request body is larger than "
-                 f"{runtime.config['max_upload_size']} bytes (api.max_upload_size)",
-        }
-        code = error.code or 500
-        response = problem(code, {"title": titles.get(code, error.name),
-                                  "detail": details.get(code, error.description or error.name)})
-        _log_access(runtime, None, code, 0.0, None)
+        response = _http_problem(runtime, error)
+        _log_access(runtime, None, response.status_code, 0.0, None)
         return response
 
     @app.before_request
@@ -174,6 +168,42 @@ def create_app(runtime: ApiRuntime, routes: list[tuple[str, Route]]) -> QuartTri
     return app
 
 
+def _http_problem(runtime: ApiRuntime, error: HTTPException) -> Response:
+    titles = {404: "Not Found", 405: "Method Not Allowed", 413: "Request Entity Too Large"}
+    details = {
+        404: "404: Not Found",
+        405: "Specified method is invalid for this resource",
+        413: f"Maximum upload size exceeded: the request body is larger than "
+             f"{runtime.config['max_upload_size']} bytes (api.max_upload_size)",
+    }
+    code = error.code or 500
+    return problem(code, {"title": titles.get(code, error.name),
+                          "detail": details.get(code, error.description or error.name)})
+
+
+def _body_for_log(raw: bytes):
+    """A body that failed validation is still logged (then masked): JSON if it parses."""
+    if not raw:
+        return None
+    text = raw.decode("utf-8", "replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _basic_user(header: str | None) -> str | None:
+    """The username of HTTP Basic credentials (login requests), as Wazuh's access log shows it."""
+    scheme, _, encoded = (header or "").partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        username, sep, _ = base64.b64decode(encoded.strip()).decode("latin-1").partition(":")
+    except (binascii.Error, ValueError):
+        return None
+    return username if sep and username else None
+
+
 def _make_view(runtime: ApiRuntime, route: Route, operation: Operation):
     timeout = runtime.config["intervals"]["request_timeout"]
 
@@ -183,16 +213,17 @@ def _make_view(runtime: ApiRuntime, route: Route, operation: Operation):
         params: dict = {}
         body: Any = None
         wait: float | None = None
+        raw = b""
         ip = request.remote_addr or "-"
         try:
             if runtime.login_guard.blocked(ip):
                 raise WazuhPermissionError(6000)
-            params = operation.check_params(path_params, request.args.items(multi=True))
             if route.auth == "jwt":
                 user = await runtime.authenticate_bearer(request.headers.get("Authorization"))
             wait = runtime.rate_limiter.check(user.username if user else f"ip:{ip}")
             if wait is not None:
                 raise WazuhTooManyRequests(6001, extra_remediation=f"Retry in {wait:.0f} s")
+            params = operation.check_params(path_params, request.args.items(multi=True))
             raw = await request.get_data(cache=False)
             body = operation.check_body(raw, request.content_type)
             api_request = ApiRequest(ctx=runtime.ctx, method=route.method.upper(),
@@ -210,6 +241,8 @@ def _make_view(runtime: ApiRuntime, route: Route, operation: Operation):
             response = render(result, bool(params.get("pretty")))
         except RequestInvalid as exc:
             response = problem(exc.status, {"title": exc.title, "detail": exc.detail})
+        except HTTPException as exc:  # e.g. 413 while reading a body over max_upload_size
+            response = _http_problem(runtime, exc)
         except Unauthorized as exc:
             response = problem(401, {"title": "Unauthorized", "detail": exc.detail})
         except WazuhException as exc:
@@ -220,7 +253,8 @@ def _make_view(runtime: ApiRuntime, route: Route, operation: Operation):
         except Exception:  # noqa: BLE001 - a handler bug answers 500, the server goes on
             log.exception("%s %s failed", route.method, route.path)
             response = problem(500, WazuhInternalError(1000).to_dict())
-        _log_access(runtime, user, response.status_code, time.monotonic() - started, body)
+        logged = body if body is not None else _body_for_log(raw)
+        _log_access(runtime, user, response.status_code, time.monotonic() - started, logged)
         return response
 
     view.__name__ = f"{route.method}_{route.path}"
@@ -231,7 +265,8 @@ def _log_access(runtime: ApiRuntime, user: ApiUser | None, status: int, elapsed:
                 body: Any) -> None:
     if runtime.access_log is None:
         return
-    runtime.access_log.record(user=user.username if user else "unknown_user",
+    name = user.username if user else _basic_user(request.headers.get("Authorization"))
+    runtime.access_log.record(user=name or "unknown_user",
                               ip=request.remote_addr or "-", method=request.method,
                               path=request.path, parameters=dict(request.args), body=body or {},
                               status=status, elapsed=elapsed)
