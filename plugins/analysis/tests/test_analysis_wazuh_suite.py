@@ -77,3 +77,27 @@ def test_multiline_case_goes_through_one_session(suite_ruleset, tmp_path):
     assert results[1].kind == "another rule"
     assert code == 1
     assert "t.ini: 1 passed, 1 failed" in out.getvalue()
+
+
+def test_eventchannel_events_reach_windows_rules_unpatched(suite_ruleset):
+    """With the ruleset as shipped (rule 60000 decoded_as windows_eventchannel),
+    events given in the eventchannel log format take the same rule path as the
+    JSON form does through the suite's patched rule 60000."""
+    import glob
+
+    from wazuhd_analysis.engine import Engine, Ruleset
+
+    shipped = Ruleset.load(
+        decoder_dirs=[os.path.join(RULESET, "decoders")],
+        rule_dirs=[os.path.join(RULESET, "rules")],
+        list_files=[p for p in glob.glob(os.path.join(RULESET, "lists", "**", "*"), recursive=True)
+                    if os.path.isfile(p)],
+    )
+    cases = [c for c in parse_ini(os.path.join(RULESET, "testing", "tests", "sysmon_eid_1.ini"))
+             if len(c.lines) == 1 and c.expect_pass][:10]
+    assert cases
+    for c in cases:
+        a = Engine(shipped).process(c.lines[0], log_format="eventchannel")
+        b = Engine(suite_ruleset).process(c.lines[0])
+        assert a.decoder_name == "windows_eventchannel"
+        assert a.rule is not None and a.rule.id == b.rule.id == c.rule

@@ -157,9 +157,12 @@ class Engine:
 
     def process_event(self, ev: Event) -> Result:
         self.counters["events"] += 1
-        if ev.log_format not in ("json", "full_command", "command", "eventchannel", "eventlog"):
-            predecode(ev)
-        dec = self.ruleset.decoders.decode(ev)
+        if ev.log_format == "eventchannel":
+            dec = _eventchannel_decode(ev)
+        else:
+            if ev.log_format not in ("json", "full_command", "command", "eventlog"):
+                predecode(ev)
+            dec = self.ruleset.decoders.decode(ev)
         fts_new = False
         if dec is not None:
             self.counters["decoded"] += 1
@@ -414,6 +417,35 @@ class Engine:
             self.fts.clear()
         self.fts.add(key)
         return True
+
+
+def _builtin_eventchannel():
+    from .decoders import Decoder
+    from .plugin_decoders import json_decoder
+
+    d = Decoder("windows_eventchannel", "<built-in>", 0)
+    d.type = "ossec"
+    d.type_set = True
+    d.plugin = json_decoder
+    d.plugin_name = "JSON_Decoder"
+    return d
+
+
+_EVENTCHANNEL = _builtin_eventchannel()
+
+
+def _eventchannel_decode(ev: Event):
+    """Windows eventchannel events (log format ``eventchannel``) are JSON
+    decoded by Wazuh's built-in ``windows_eventchannel`` decoder (category
+    ``ossec``), which rule 60000 of the Windows ruleset expects."""
+    d = _EVENTCHANNEL
+    ev.decoder = d
+    ev.top_decoder = d
+    ev.dtype = d.type
+    low = ev.log.lower()
+    ev.low = low if len(low) == len(ev.log) else None
+    d.plugin(ev, d, ev.log)
+    return d
 
 
 def _val(ev: Event, name: str):

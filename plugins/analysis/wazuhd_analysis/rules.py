@@ -582,8 +582,13 @@ class RuleSet:
             for s in sids:
                 p = self.rules.get(s)
                 if p is None:
-                    raise RulesetError(f"if_sid/if_matched_sid refers to undefined rule {s}", file=r.file, line=r.line, rule_id=r.id)
+                    # Wazuh warns and ignores the unknown id
+                    self.warnings.append(f"{r.file}:{r.line}: rule {r.id}: signature id {s} not found; ignored")
+                    continue
                 parents.append(p)
+            if sids and not parents:
+                self.warnings.append(f"{r.file}:{r.line}: rule {r.id}: no valid if_sid/if_matched_sid; rule ignored")
+                continue
             groups = r.if_group or ([r.if_matched_group] if r.if_matched_group and not r.if_sid and r.if_level is None else [])
             for g in groups:
                 found = [p for p in self.order if p is not r and g in p.group_string]
@@ -607,8 +612,9 @@ class RuleSet:
             if r.if_matched_sid is not None:
                 src = self.rules.get(r.if_matched_sid)
                 if src is None:
-                    raise RulesetError(f"if_matched_sid refers to undefined rule {r.if_matched_sid}", file=r.file, line=r.line, rule_id=r.id)
-                src.referenced = True
+                    self.warnings.append(f"{r.file}:{r.line}: rule {r.id}: if_matched_sid {r.if_matched_sid} not found")
+                else:
+                    src.referenced = True
         # siblings: level-0 rules first, then by decreasing level; among equal
         # levels, rules tied to a decoder (decoded_as) first, then load order
         key = lambda x: (x.level != 0, -x.level, x.decoded_as is None, x.order_key)  # noqa: E731

@@ -1,0 +1,1 @@
+"""wazuhd's analysis plugin: Wazuh-compatible decoders, rules, logtest and alerts."""
