@@ -20,6 +20,8 @@ from typing import Any, Iterable
 import jsonschema
 import yaml
 
+from wazuhd.errors import WazuhNotAcceptable
+
 METHODS = ("get", "put", "post", "delete", "patch")
 
 
@@ -228,9 +230,9 @@ class Operation:
             return None
         media = (content_type or "").split(";")[0].strip().lower()
         if media not in self.body_types:
-            raise RequestInvalid(f"Invalid Content-type ({media or 'none'}), expected "
-                                 f"{', '.join(self.body_types)}", status=415,
-                                 title="Unsupported Media Type")
+            # Wazuh answers 406 with error 6002 (its spec's WrongContentTypeResponse)
+            raise WazuhNotAcceptable(6002, f"{media or 'none'}, expected "
+                                           f"{', '.join(self.body_types)}")
         if media != "application/json":
             return raw
         try:
