@@ -83,6 +83,8 @@ class Context:
     counters: dict[str, Callable[[], dict]] = field(default_factory=dict)
     events: trio.MemorySendChannel | None = None
     state: str = "starting"
+    #: Runtime objects a plugin shares between its hooks, under the plugin's name.
+    runtime: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         self.counters["queue"] = self.queue_stats.as_dict

@@ -210,6 +210,22 @@ def wazuhd_event_consumer(ctx):
     """
 
 
+@hookspec
+def wazuhd_alert(alert):
+    """See every alert the analysis engine raises, as it is raised.
+
+    Called once per alert (rule level above 0), in the daemon's trio thread,
+    before the alert is written to ``alerts.json``: enrichers change the dict
+    in place (mark them ``tryfirst=True``), sinks copy what they need. Keep it
+    fast and non-blocking; hand slow work to a service through a channel.
+
+    :param alert: the alert, a dict in Wazuh's alert schema.
+    :return: ignored.
+
+    Not firstresult.
+    """
+
+
 # --------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------

@@ -68,7 +68,7 @@ class AnalysisService:
     def stats(self) -> dict:
         ruleset = self.ruleset
         return {**self.counters,
-                "decoders": len(ruleset.sources["decoders"]) if ruleset else 0,
+                "decoder_files": len(ruleset.sources["decoders"]) if ruleset else 0,
                 "rule_files": len(ruleset.sources["rules"]) if ruleset else 0}
 
     async def load(self) -> Ruleset:
