@@ -149,3 +149,13 @@ def test_agent_location_sets_agent_fields(tmp_path):
     assert r.alert["agent"] == {"id": "003", "name": "web01", "ip": "10.0.0.5"}
     assert r.alert["location"] == "/var/log/auth.log"
     assert r.should_log
+
+
+def test_correlated_alert_carries_previous_output(tmp_path):
+    eng = Engine(make(tmp_path))
+    send(eng, "fail user=a src=1.1.1.1", 1)
+    send(eng, "fail user=b src=1.1.1.1", 2)
+    r = send(eng, "fail user=c src=1.1.1.1", 3)
+    assert r.rule.id == "100602"
+    prev = r.alert["previous_output"].splitlines()
+    assert [p.rsplit("user=", 1)[1].split()[0] for p in prev] == ["b", "a"]

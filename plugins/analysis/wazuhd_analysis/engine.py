@@ -135,6 +135,7 @@ class Engine:
         self.fts: set = set()
         self.same_idx: dict[int, dict] = {}
         self.last_output: dict = {}
+        self._prev: dict[int, list] = {}
         self.groups_watched = sorted(ruleset.rules.groups_referenced())
         self.counters = {"events": 0, "decoded": 0, "alerts": 0}
 
@@ -178,6 +179,12 @@ class Engine:
             if rule.level > 0 and not rule.noalert:
                 self.counters["alerts"] += 1
                 alert = build_alert(ev, rule, n, self.manager_name)
+                prev = self._prev.get(rule.sid) if rule.has_if_matched else None
+                if prev:
+                    # the correlated events, newest first, as Wazuh's previous_output
+                    alert["previous_output"] = "\n".join(p.full_log for p in prev)
+        if self._prev:
+            self._prev.clear()
         return Result(ev, rule, alert)
 
     # -- rule matching --------------------------------------------------
@@ -328,7 +335,7 @@ class Engine:
                 dkey = tuple([_val(ev, n) for n in rule.different])
                 if None in dkey:
                     return False
-            found = 0
+            found = []
             for gkey, q in groups.items():
                 if rule.different and any(a == b for a, b in zip(gkey, dkey)):
                     continue
@@ -337,8 +344,9 @@ class Engine:
                         continue
                     if tf and now - prev.time > tf:
                         break
-                    found += 1
-                    if found >= need:
+                    found.append(prev)
+                    if len(found) >= need:
+                        self._prev[rule.sid] = found
                         return True
             return False
         if rule.if_matched_sid is not None:
@@ -347,14 +355,15 @@ class Engine:
             src = self.by_group.get(rule.if_matched_group)
         if not src:
             return False
-        found = 0
+        found = []
         for prev in reversed(src):
             if prev is ev:
                 continue
             if tf and now - prev.time > tf:
                 break
-            found += 1
-            if found >= need:
+            found.append(prev)
+            if len(found) >= need:
+                self._prev[rule.sid] = found
                 return True
         return False
 
