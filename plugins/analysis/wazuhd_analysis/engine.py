@@ -164,10 +164,9 @@ class Engine:
             if ev.log_format not in ("json", "full_command", "command", "eventlog"):
                 predecode(ev)
             dec = self.ruleset.decoders.decode(ev)
-        fts_new = False
+        fts_new = False  # First-time-seen is checked lazily by rules with <if_fts/>
         if dec is not None:
             self.counters["decoded"] += 1
-            fts_new = self._fts(ev, dec)
         rule = self._match(ev, fts_new)
         alert = None
         if rule is not None:
@@ -279,7 +278,9 @@ class Engine:
                 inside = (a <= m < b) if a <= b else (m >= a or m < b)
                 if inside == neg:
                     return False
-        if rule.if_fts and not fts_new:
+        if rule.if_fts and not self._fts(ev, ev.decoder):
+            # like Wazuh's FTS(): the first evaluation of a combination stores
+            # it, so only that one is "first time seen"
             return False
         until = self.ignored_until.get(rule.sid)
         if until is not None and ev.time < until:
@@ -410,7 +411,7 @@ class Engine:
         q.append(ev)
 
     def _fts(self, ev: Event, dec) -> bool:
-        if not dec.fts:
+        if dec is None or not dec.fts:
             return False
         parts = []
         for f in dec.fts:

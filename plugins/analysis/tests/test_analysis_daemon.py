@@ -1,0 +1,141 @@
+"""The analysis plugin inside a real daemon: events in through the queue socket, alerts out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from wazuhd.sockets import SocketClient, SocketReplyError, send_event
+from wazuhd.testing import DaemonProcess, wazuhd_command
+
+FAILED = "Nov 26 16:21:11 web01 sshd[311]: Failed password for root from 203.0.113.9 port 2222 ssh2"
+INVALID = "Nov 26 16:21:11 web01 sshd[311]: Invalid user bob from 203.0.113.9 port 4444"
+HOST_ONLY = "plugins:\n  disabled: [http]\n"
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    daemon = DaemonProcess(tmp_path / "home", config=HOST_ONLY).start()
+    yield daemon
+    daemon.kill()
+
+
+def alerts(home) -> list[dict]:
+    path = home / "logs" / "alerts" / "alerts.json"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def wait_for(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_events_become_alerts_with_correlation(daemon):
+    for _ in range(8):
+        send_event(daemon.socket("queue"), "1", "/var/log/auth.log", FAILED)
+    assert wait_for(lambda: len(alerts(daemon.home)) == 8)
+    written = alerts(daemon.home)
+    # The eighth failure from one source within 120 s is the brute-force alert instead.
+    assert [a["rule"]["id"] for a in written] == ["190101"] * 7 + ["190110"]
+    brute = next(a for a in written if a["rule"]["id"] == "190110")
+    assert brute["rule"]["level"] == 10 and brute["data"]["srcip"] == "203.0.113.9"
+    first = written[0]
+    assert first["location"] == "/var/log/auth.log"
+    assert first["decoder"]["name"] == "wazuhd-sshd"
+    assert first["predecoder"] == {"program_name": "sshd", "timestamp": "Nov 26 16:21:11",
+                                   "hostname": "web01"}
+    assert first["full_log"] == FAILED
+    text = (daemon.home / "logs" / "alerts" / "alerts.log").read_text()
+    assert "Rule: 190110 (level 10) -> 'sshd: brute force" in text
+    counters = daemon.request("control", "status")["counters"]["analysis"]
+    assert counters["received"] == 8 and counters["alerts"] == 8 and counters["written"] == 8
+
+
+def test_agent_locations_set_agent_fields(daemon):
+    send_event(daemon.socket("queue"), "1", "[007] (db01) 10.0.0.7->/var/log/secure", INVALID)
+    assert wait_for(lambda: alerts(daemon.home))
+    alert = alerts(daemon.home)[0]
+    assert alert["agent"] == {"id": "007", "name": "db01", "ip": "10.0.0.7"}
+    assert alert["location"] == "/var/log/secure"
+
+
+def test_logtest_socket_speaks_wazuhs_protocol(daemon):
+    with SocketClient(daemon.socket("logtest")) as client:
+        first = client.request("log_processing", {"event": INVALID, "log_format": "syslog",
+                                                  "location": "stdin"})
+        token = first["token"]
+        assert first["messages"] == [f"INFO: (7202): Session initialized with token '{token}'"]
+        assert first["alert"] is True and first["codemsg"] == 1
+        assert first["output"]["rule"]["id"] == "190102"
+        # The session keeps correlation state: firedtimes grows.
+        again = client.request("log_processing", {"event": INVALID, "log_format": "syslog",
+                                                  "location": "stdin", "token": token})
+        assert again["token"] == token and again["output"]["rule"]["firedtimes"] == 2
+        closed = client.request("remove_session", {"token": token})
+        assert closed["messages"] == [f"INFO: (7206): The session '{token}' was closed successfully"]
+        with pytest.raises(SocketReplyError) as missing:
+            client.request("log_processing", {"log_format": "syslog", "location": "stdin"})
+        assert missing.value.code == 7000
+    # Logtest never writes alerts.
+    assert alerts(daemon.home) == []
+
+
+@pytest.mark.parametrize("expected, code", [
+    ("190102:5:wazuhd-sshd", 0),
+    ("190101:5:wazuhd-sshd", 1),
+    ("190102:6:wazuhd-sshd", 1),
+])
+def test_logtest_cli_unit_test_mode_against_the_daemon(daemon, expected, code):
+    result = subprocess.run(wazuhd_command("logtest", "--home", str(daemon.home), "-q",
+                                           "-U", expected),
+                            input=INVALID + "\n", capture_output=True, text=True, timeout=30)
+    assert result.returncode == code, result.stderr
+
+
+def test_logtest_cli_standalone_needs_no_daemon(tmp_path):
+    from wazuhd_analysis.service import STARTER_RULESET
+
+    result = subprocess.run(wazuhd_command(
+        "logtest", "--standalone", "--home", str(tmp_path),
+        "--decoder-dir", str(STARTER_RULESET / "decoders"),
+        "--rule-dir", str(STARTER_RULESET / "templates"),
+        "--rule-dir", str(STARTER_RULESET / "rules")),
+        input=INVALID + "\n", capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "**Phase 2: Completed decoding.\n\tname: 'wazuhd-sshd'" in result.stdout
+    assert "\tid: '190102'" in result.stdout
+    assert "**Alert to be generated." in result.stdout
+
+
+def test_logtest_cli_without_daemon_says_so(tmp_path):
+    result = subprocess.run(wazuhd_command("logtest", "--home", str(tmp_path)),
+                            input=INVALID + "\n", capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "start the daemon or use --standalone" in result.stderr
+
+
+def test_broken_configured_ruleset_is_named_and_the_daemon_goes_on(tmp_path):
+    rules = tmp_path / "my-rules"
+    rules.mkdir()
+    (rules / "local_rules.xml").write_text('<group name="x,">\n<rule id="100001" level="3">\n'
+                                           "<if_sid>99999999</if_sid>\n</rule>\n</group>\n")
+    config = HOST_ONLY + f"analysis:\n  ruleset:\n    rule_dirs: [{rules}]\n"
+    daemon = DaemonProcess(tmp_path / "home", config=config).start()
+    try:
+        status = daemon.request("control", "status")
+        consumer = status["services"]["events.consumer"]
+        assert consumer["status"] == "failed"
+        assert "local_rules.xml:2" in consumer["error"] and "100001" in consumer["error"]
+        # Events are still taken off the queue (counted by the fallback consumer).
+        send_event(daemon.socket("queue"), "1", "x", "hello")
+        assert wait_for(lambda: daemon.request("control", "status")["counters"]["events"]
+                        .get("1") == 1)
+    finally:
+        daemon.kill()
