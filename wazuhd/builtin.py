@@ -124,9 +124,14 @@ class CountingConsumer:
                 events_log.debug("event %s:%s: %.200s", event.queue, event.location, event.message)
 
 
-@hookimpl(trylast=True)
-def wazuhd_event_consumer(ctx):
+def counting_consumer(ctx) -> CountingConsumer:
+    """A counting consumer whose counts show as ``counters.events`` in the status."""
     consumer = CountingConsumer()
     ctx.add_counters("events", lambda: dict(consumer.by_queue))
-    ctx.announce("events", "counted and logged (no analysis plugin installed)")
     return consumer
+
+
+@hookimpl(trylast=True)
+def wazuhd_event_consumer(ctx):
+    ctx.announce("events", "counted and logged (no analysis plugin installed)")
+    return counting_consumer(ctx)

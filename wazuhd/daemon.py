@@ -26,7 +26,7 @@ import trio
 
 import wazuhd
 from wazuhd import config as config_mod, rbac
-from wazuhd.builtin import CountingConsumer
+from wazuhd.builtin import counting_consumer
 from wazuhd.home import Home
 from wazuhd.logs import configure_logging
 from wazuhd.plugins import PluginError, PluginHost, make_plugin_host
@@ -349,8 +349,8 @@ async def _consume_events(ctx: Context, receive_events: trio.MemoryReceiveChanne
         state.status, state.error = "failed", f"{type(cause).__name__}: {cause}"
         log.error("event consumer of %s failed, counting events instead: %s", owner,
                   state.error, exc_info=cause)
-        await CountingConsumer()(receive_events,
-                                 task_status=trio.TASK_STATUS_IGNORED if started else task_status)
+        await counting_consumer(ctx)(receive_events, task_status=trio.TASK_STATUS_IGNORED
+                                     if started else task_status)
 
 
 def _build_sockets(ctx: Context) -> dict[str, CommandSocket]:

@@ -125,14 +125,15 @@ def test_broken_configured_ruleset_is_named_and_the_daemon_goes_on(tmp_path):
     rules = tmp_path / "my-rules"
     rules.mkdir()
     (rules / "local_rules.xml").write_text('<group name="x,">\n<rule id="100001" level="3">\n'
-                                           "<if_sid>99999999</if_sid>\n</rule>\n</group>\n")
+                                           "<match>x</match>\n</group>\n")
     config = HOST_ONLY + f"analysis:\n  ruleset:\n    rule_dirs: [{rules}]\n"
     daemon = DaemonProcess(tmp_path / "home", config=config).start()
     try:
         status = daemon.request("control", "status")
         consumer = status["services"]["events.consumer"]
         assert consumer["status"] == "failed"
-        assert "local_rules.xml:2" in consumer["error"] and "100001" in consumer["error"]
+        assert "local_rules.xml:4: closing tag </group> does not match <rule> opened at line 2" \
+            in consumer["error"]
         # Events are still taken off the queue (counted by the fallback consumer).
         send_event(daemon.socket("queue"), "1", "x", "hello")
         assert wait_for(lambda: daemon.request("control", "status")["counters"]["events"]

@@ -29,22 +29,20 @@ STARTER_RULESET = Path(str(resources.files("wazuhd_analysis").joinpath("ruleset"
 def ruleset_config(section: dict, home_etc: Path) -> RulesetConfig:
     """ossec.conf's <ruleset> names -> the engine's config; relative paths are under etc/.
 
-    The starter ruleset comes after the configured directories, so a loaded Wazuh
-    ruleset decodes and matches first; its template rule only loads when no rule
-    directory is configured (Wazuh's ruleset has its own templates).
+    The starter ruleset's decoders and rules come after the configured directories,
+    so a loaded Wazuh ruleset decodes and matches first; its template rule comes
+    before them, so rules of a local directory always have a root to hang from.
     """
     def resolve(paths):
         return [str(p if Path(p).is_absolute() else home_etc / p) for p in paths]
 
     decoder_dirs, rule_dirs = resolve(section["decoder_dirs"]), resolve(section["rule_dirs"])
-    rule_files = []
     if section["builtin"]:
-        if not rule_dirs:
-            rule_files.append(str(STARTER_RULESET / "templates" / "0000-wazuhd_templates.xml"))
+        rule_dirs.insert(0, str(STARTER_RULESET / "templates"))
         decoder_dirs.append(str(STARTER_RULESET / "decoders"))
         rule_dirs.append(str(STARTER_RULESET / "rules"))
     lists = resolve(section["list_files"])
-    return RulesetConfig(decoder_dirs=decoder_dirs, rule_dirs=rule_dirs, rule_files=rule_files,
+    return RulesetConfig(decoder_dirs=decoder_dirs, rule_dirs=rule_dirs,
                          list_files=[p for p in lists if not os.path.isdir(p)],
                          list_dirs=[p for p in lists if os.path.isdir(p)],
                          decoder_exclude=section["decoder_exclude"],

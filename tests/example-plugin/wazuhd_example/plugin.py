@@ -50,12 +50,14 @@ def wazuhd_db_migrations():
 class State:
     ticks = 0
     events: list = []
+    alerts = 0
 
 
 @hookimpl
 def wazuhd_startup(ctx):
     ctx.announce("example", f"greeting {ctx.config['example']['greeting']!r}")
-    ctx.add_counters("example", lambda: {"ticks": State.ticks, "events": len(State.events)})
+    ctx.add_counters("example", lambda: {"ticks": State.ticks, "events": len(State.events),
+                                         "alerts": State.alerts})
 
 
 @hookimpl
@@ -161,3 +163,8 @@ def wazuhd_api_routes():
 @hookimpl
 def wazuhd_openapi():
     return yaml.safe_load(resources.files("wazuhd_example").joinpath("openapi.yaml").read_text())
+
+
+@hookimpl
+def wazuhd_alert(alert):
+    State.alerts += 1
