@@ -256,6 +256,7 @@ class SyslogListener:
 
     def __post_init__(self):
         self._throttle = Throttle()
+        self._where = f"{self.protocol.upper()}/{self.port}"  # the bound port once known
 
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled; ``task_status.started((bind, port))`` once bound."""
@@ -269,16 +270,15 @@ class SyslogListener:
         if self.allowed.allows(sender):
             return True
         self.counters.add("denied")
-        self._throttle.warning(f"denied {sender}", "syslog %s/%d: message from %s refused "
-                               "(not in allowed_ips, or in denied_ips)", self.protocol.upper(),
-                               self.port, sender)
+        self._throttle.warning(f"denied {sender}", "syslog %s: message from %s refused "
+                               "(not in allowed_ips, or in denied_ips)", self._where, sender)
         return False
 
     def _oversized(self, sender: str, size: int) -> None:
         self.counters.add("oversized")
-        self._throttle.warning(f"oversized {sender}", "syslog %s/%d: dropped a %d-byte message "
-                               "from %s (max_size is %d)", self.protocol.upper(), self.port,
-                               size, sender, self.max_size)
+        self._throttle.warning(f"oversized {sender}", "syslog %s: dropped a %d-byte message "
+                               "from %s (max_size is %d)", self._where, size, sender,
+                               self.max_size)
 
     async def _emit(self, events, frame: bytes, sender: str, received: float) -> None:
         message = to_message(frame, sender, rfc5424=self.rfc5424)
@@ -294,6 +294,7 @@ class SyslogListener:
         with trio.socket.socket(family, socket.SOCK_DGRAM) as sock:
             await sock.bind((self.bind, self.port))
             bound = sock.getsockname()[:2]
+            self._where = f"UDP/{bound[1]}"
             log.info("syslog listening on %s port %d/UDP", bound[0], bound[1])
             send_local, receive_local = trio.open_memory_channel(self.buffer)
             async with trio.open_nursery() as nursery:
@@ -315,9 +316,9 @@ class SyslogListener:
                     local.send_nowait((data, sender, time.time()))
                 except trio.WouldBlock:
                     self.counters.add("dropped")
-                    self._throttle.warning("udp buffer", "syslog UDP/%d: dropped a message from "
-                                           "%s: analysis is behind and the %d-message buffer is "
-                                           "full", self.port, sender, self.buffer)
+                    self._throttle.warning("udp buffer", "syslog %s: dropped a message from %s: "
+                                           "analysis is behind and the %d-message buffer is "
+                                           "full", self._where, sender, self.buffer)
 
     async def _forward_udp(self, events, local: trio.MemoryReceiveChannel) -> None:
         async with local:
@@ -329,6 +330,7 @@ class SyslogListener:
     async def _serve_tcp(self, events, task_status) -> None:
         listeners = await trio.open_tcp_listeners(self.port, host=self.bind)
         bound = listeners[0].socket.getsockname()[:2]
+        self._where = f"TCP/{bound[1]}"
         log.info("syslog listening on %s port %d/TCP", bound[0], bound[1])
 
         async def handle(stream: trio.SocketStream) -> None:

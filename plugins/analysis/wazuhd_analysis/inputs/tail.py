@@ -5,7 +5,8 @@ The file is polled (``poll_interval``); reads run in worker threads. It is
 followed across rotation (the path now names another file: the old one is
 read to its end, its unterminated last line and any held multi-line event are
 sent, then the new file is read from its start) and truncation (copytruncate:
-the file got shorter than what was read; reading restarts at 0). While the
+the file got shorter than what was read, or its first KiB changed; reading
+restarts at 0). While the
 path is missing, e.g. between a rename and the new file, the old file keeps
 being read.
 
@@ -163,6 +164,7 @@ class _Follower:
         self.read_offset = 0      # bytes of the file read so far
         self.partial = b""        # read bytes after the last newline
         self.overflow = False     # the partial line went over max_size: skip to its newline
+        self.head = b""           # the file's first bytes as read, to notice a rewrite
         self.committed = 0        # offset after the last line whose event was sent
         self.dirty = False
         self.missing_logged = False
@@ -205,7 +207,7 @@ class _Follower:
             st = os.fstat(fd)
             self.ident = (st.st_dev, st.st_ino)
         self.read_offset = self.committed = offset
-        self.partial, self.overflow = b"", False
+        self.partial, self.overflow, self.head = b"", False, b""
 
     async def save(self) -> None:
         if not self.dirty or self.fd is None:
@@ -266,13 +268,23 @@ class _Follower:
             self._use(fd, 0)
             self.dirty = True
             await self._drain()
-        elif os.fstat(self.fd).st_size < self.read_offset:
+        elif await trio.to_thread.run_sync(self._rewritten):
             await self._finish_file()
             self.owner.counters.add("truncations")
             log.info("localfile %s: truncated; reading from the start", path)
             self._use(self.fd, 0)
             self.dirty = True
             await self._drain()
+
+    def _rewritten(self) -> bool:
+        """Truncated: shorter than what was read, or its first bytes changed (truncated
+        and written again past our offset between two polls)."""
+        if os.fstat(self.fd).st_size < self.read_offset:
+            return True
+        if len(self.head) < min(self.read_offset, FINGERPRINT):
+            self.head = os.pread(self.fd, min(self.read_offset, FINGERPRINT), 0)
+            return False
+        return os.pread(self.fd, len(self.head), 0) != self.head
 
     async def _drain(self) -> None:
         while self.fd is not None:
