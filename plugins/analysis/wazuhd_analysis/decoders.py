@@ -263,15 +263,17 @@ class DecoderSet:
 
     # -- decoding -------------------------------------------------------
     def _candidates(self, pname: str | None, first: str) -> list[Decoder]:
-        """Top-level decoders that could own an event with this program
-        name whose (lower-cased) log starts with ``first``, in order: those
-        whose program_name matches, then those without one whose prematch
-        can start with that character."""
+        """Top-level decoders that could own an event with this program name
+        whose (lower-cased) log starts with ``first``, in load order.  As in
+        Wazuh, an event with a program name is offered only to decoders with a
+        ``program_name`` (the ruleset's ``<program_name />`` means "any
+        program"); an event without one only to decoders without it, those
+        whose prematch can start with that character."""
         key = (pname, first)
         c = self._pname_cache.get(key)
         if c is None:
             c = [d for d in self._with_pname if d.program_name.search(pname)] if pname is not None else []
-            for d in self._nopname:
+            for d in (self._nopname if pname is None else ()):
                 pm = d.prematch
                 pre = getattr(pm, "pre", None)
                 if pre is not None and all(fc is not None for fc, _ in pre):

@@ -219,6 +219,18 @@ class Engine:
             for child in lst:
                 q = child.quick
                 if q is not None:
+                    ql = child.quick_lits
+                    if ql is not None and low is not None:
+                        # inline literal pre-check (the regex runs only if all are there)
+                        for lit in ql:
+                            if lit not in low:
+                                break
+                        else:
+                            if q.search_low(log, None if ql else low):
+                                r = self._check(child, ev, fts_new, key, True)
+                                if r is not None:
+                                    return r
+                        continue
                     if not q.search_low(log, low):
                         continue
                     r = self._check(child, ev, fts_new, key, True)

@@ -251,7 +251,7 @@ def _first_chars(alternative: str):
 class OSRegex:
     """A compiled OS_Regex pattern."""
 
-    __slots__ = ("pattern", "_alts", "_any", "ngroups", "hints", "pre")
+    __slots__ = ("pattern", "_alts", "_any", "ngroups", "hints", "pre", "search_low")
 
     def __init__(self, pattern: str):
         self.pattern = pattern
@@ -279,6 +279,42 @@ class OSRegex:
                 break
             pre.append((fc, h or None))
         self.pre = pre
+        self.search_low = self._make_search_low()
+
+    def _make_search_low(self):
+        """``search_low(text, low)``: search() given the lower-cased text too,
+        which lets the literal/first-character pre-checks reject most texts
+        without running the regex.  Built once, specialised for the common
+        shapes (one alternative with one or two literals)."""
+        rx = self._any.search
+        pre = self.pre
+        if pre is None:
+            return lambda text, low: rx(text) is not None
+        if len(pre) == 1:
+            fc, h = pre[0]
+            if fc is None and h is not None and len(h) == 1:
+                (a,) = h
+
+                def one(text, low):
+                    if low is not None and a not in low:
+                        return False
+                    return rx(text) is not None
+                return one
+            if fc is None and h is not None and len(h) >= 2:
+                a, b = h[0], h[1]
+
+                def two(text, low):
+                    if low is not None and (a not in low or b not in low):
+                        return False
+                    return rx(text) is not None
+                return two
+        possible = self.possible
+
+        def general(text, low):
+            if low is not None and not possible(low):
+                return False
+            return rx(text) is not None
+        return general
 
     def possible(self, low: str, off: int = 0) -> bool:
         """False when no alternative can match ``low[off:]`` (``low`` being
@@ -300,11 +336,6 @@ class OSRegex:
         return False
 
     def search(self, text: str) -> bool:
-        return self._any.search(text) is not None
-
-    def search_low(self, text: str, low: str | None) -> bool:
-        if low is not None and self.pre is not None and not self.possible(low):
-            return False
         return self._any.search(text) is not None
 
     def execute(self, text: str):

@@ -134,7 +134,7 @@ class Rule:
         "check_diff", "file", "line", "children", "parents", "order_key", "firedtimes",
         "ignored_until", "ignored_values", "compliance", "plain_groups", "has_if_matched",
         "group_string", "referenced", "kid_cache", "quick", "dispatch_field",
-        "exact", "has_extra", "rest",
+        "exact", "has_extra", "rest", "quick_lits",
     )
 
     def __init__(self, sid: int, level: int, file: str, line: int):
@@ -188,6 +188,7 @@ class Rule:
         self.exact: dict[str, list] = {}  # field -> its conditions (for dispatch)
         self.has_extra = True
         self.rest: list = []  # conditions other than `quick`
+        self.quick_lits = None  # literals the lower-cased log must all contain
 
     def __repr__(self) -> str:
         return f"<Rule {self.id} level={self.level}>"
@@ -234,6 +235,10 @@ class Rule:
                 self.quick = c.matcher
                 self.rest.remove(c)
                 break
+        self.quick_lits = None
+        pre = getattr(self.quick, "pre", None)
+        if pre is not None and len(pre) == 1 and pre[0][0] is None and pre[0][1]:
+            self.quick_lits = tuple(pre[0][1])
         self.exact = {}
         for c in self.conditions:
             if c.__class__ is Condition and c.name.startswith("f:"):
