@@ -106,6 +106,24 @@ def test_rotate_if_due_archives_a_silent_night(tmp_path):
     assert (tmp_path / "wazuhd.log").read_text() == ""
 
 
+def test_rotate_all_due_archives_every_open_file_and_forgets_closed_ones(tmp_path):
+    clock = Clock(local(2026, 11, 22, 12))
+    daemon_log = RotatingFile(tmp_path / "wazuhd.log", clock=clock)
+    alerts = RotatingFile(tmp_path / "alerts" / "alerts.json", clock=clock)
+    closed = RotatingFile(tmp_path / "old.log", clock=clock)
+    for file in (daemon_log, alerts, closed):
+        file.write("before midnight")
+    closed.close()
+    clock.now = local(2026, 11, 23, 0, 0, 5)
+    RotatingFile.rotate_all_due()
+    daemon_log.close()
+    alerts.close()
+    assert archived_lines(tmp_path / "wazuhd") == ["before midnight"]
+    assert archived_lines(tmp_path / "alerts" / "alerts") == ["before midnight"]
+    assert not (tmp_path / "old").exists()
+    assert (tmp_path / "old.log").read_text() == "before midnight\n"
+
+
 def test_no_midnight_rotation_when_daily_is_off(tmp_path):
     clock = Clock(local(2026, 11, 22, 23))
     with RotatingFile(tmp_path / "wazuhd.log", daily=False, clock=clock) as file:

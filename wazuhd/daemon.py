@@ -28,7 +28,7 @@ import wazuhd
 from wazuhd import config as config_mod, rbac
 from wazuhd.builtin import counting_consumer
 from wazuhd.home import Home
-from wazuhd.logs import configure_logging
+from wazuhd.logs import RotatingFile, configure_logging
 from wazuhd.plugins import PluginError, PluginHost, make_plugin_host
 from wazuhd.sockets import CommandSocket, QueueStats, SocketCommand, serve_event_queue
 from wazuhd.store import MigrationError, Migration, Store
@@ -281,6 +281,7 @@ async def _main(ctx: Context, shutdown_timeout: float, banner) -> None:
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_watch_signals, nursery.cancel_scope, shutdown_timeout)
+            nursery.start_soon(_rotate_logs_at_midnight)
             ctx.plugins.call_each("wazuhd_startup", ctx=ctx)
             await nursery.start(_serve, ctx)
             ctx.state = "running"
@@ -300,6 +301,13 @@ async def _watch_signals(cancel_scope: trio.CancelScope, shutdown_timeout: float
             log.info("%s received: stopping", signal.Signals(signum).name)
             _arm_watchdog(shutdown_timeout)
             cancel_scope.cancel()
+
+
+async def _rotate_logs_at_midnight() -> None:
+    """Files rotate on the first write of a new day; this makes a quiet night rotate too."""
+    while True:
+        await trio.sleep(60)
+        await trio.to_thread.run_sync(RotatingFile.rotate_all_due)
 
 
 def _arm_watchdog(timeout: float) -> None:

@@ -18,6 +18,7 @@ import shutil
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,7 @@ class RotatingFile:
                 self._day = dt.date.fromtimestamp(os.fstat(self._fd).st_mtime)
         if compress:
             self._recover_leftovers()
+        RotatingFile._open_files.add(self)
 
     def _today(self) -> dt.date:
         return dt.date.fromtimestamp(self.clock())
@@ -145,6 +147,16 @@ class RotatingFile:
                 written = os.write(self._fd, view)
                 view = view[written:]
             self._size += len(payload)
+
+    #: Every open RotatingFile of the process, so one timer can rotate them all at midnight.
+    _open_files: "weakref.WeakSet[RotatingFile]" = weakref.WeakSet()
+
+    @classmethod
+    def rotate_all_due(cls) -> None:
+        """Archive every open file whose day has ended (the daemon calls this each minute,
+        so a quiet night still gets its archive)."""
+        for file in list(cls._open_files):
+            file.rotate_if_due()
 
     def rotate_if_due(self) -> None:
         """Archive the file if the day has changed; meant for a periodic timer."""
@@ -242,6 +254,7 @@ class RotatingFile:
         with self._lock:
             self._closed = True
             self._close_fd()
+        RotatingFile._open_files.discard(self)
         self.wait_compressed()
 
     def __enter__(self) -> RotatingFile:
