@@ -220,18 +220,50 @@ def test_failed_logins_block_the_ip(api_factory):
         time.sleep(1.1)
         assert_problem(client.post("/security/user/authenticate", auth=("wazuh", "bad")), 401)
         assert client.post("/security/user/authenticate", auth=("wazuh", "wazuh")).status_code == 200
+    with client_from(daemon, "127.0.0.3") as client:
         # Three within block_time: this IP is blocked, even with the right password.
         for _ in range(3):
             assert_problem(client.post("/security/user/authenticate", auth=("nobody", "bad")), 401)
         assert_problem(client.post("/security/user/authenticate", auth=("wazuh", "wazuh")), 403, 6000)
         assert_problem(client.get("/security/users/me", headers={"Authorization": f"Bearer {token}"}),
                        403, 6000)
-    with client_from(daemon, "127.0.0.2") as other_ip:
-        assert other_ip.post("/security/user/authenticate", auth=("wazuh", "wazuh")).status_code == 200
+    with client_from(daemon, "127.0.0.4") as client:
+        # A successful login in between does not wipe the count (else an attacker with any
+        # account could guess another's password forever).
+        assert_problem(client.post("/security/user/authenticate", auth=("wazuh-wui", "guess1")), 401)
+        assert client.post("/security/user/authenticate", auth=("wazuh", "wazuh")).status_code == 200
+        assert_problem(client.post("/security/user/authenticate", auth=("wazuh-wui", "guess2")), 401)
+        assert_problem(client.post("/security/user/authenticate", auth=("wazuh-wui", "guess3")), 401)
+        assert_problem(client.post("/security/user/authenticate", auth=("wazuh", "wazuh")), 403, 6000)
+    with daemon.client(token) as client:  # other IPs are unaffected
+        assert client.get("/security/users/me").status_code == 200
     time.sleep(1.1)
-    with daemon.client(token) as client:
+    with client_from(daemon, "127.0.0.3", token) as client:  # block_time later: unblocked
         assert client.get("/security/users/me").status_code == 200
         assert client.post("/security/user/authenticate", auth=("wazuh", "wazuh")).status_code == 200
+
+
+def test_guards_forget_idle_callers():
+    """Many distinct callers (anonymous requests keyed by IP) must not grow memory forever."""
+    from wazuhd_http.guards import LoginGuard, RequestRateLimiter
+
+    now = [1000.0]
+    limiter = RequestRateLimiter(5, clock=lambda: now[0])
+    for n in range(100):
+        assert limiter.check(f"ip:10.0.0.{n}") is None
+    now[0] += 61
+    assert limiter.check("ip:10.0.1.1") is None
+    assert len(limiter._hits) == 1
+    guard = LoginGuard(3, 10, clock=lambda: now[0])
+    for n in range(100):
+        guard.failed(f"10.0.0.{n}")
+    for _ in range(3):
+        guard.failed("10.9.9.9")
+    assert guard.blocked("10.9.9.9")
+    now[0] += 11
+    guard.failed("10.0.2.1")
+    assert len(guard._failures) == 1 and not guard._blocked_until
+    assert not guard.blocked("10.9.9.9")
 
 
 # -- access log --------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ class SecurityService:
         except WazuhPermissionError:
             api.login_guard.failed(ip)
             raise
-        api.login_guard.succeeded(ip)
         config = await security_config(self.db)
         token = api.keys.issue(username=user["username"], user_id=user["id"], roles=roles,
                                run_as=auth_context is not None, rbac_mode=config["rbac_mode"],
