@@ -82,7 +82,7 @@ async def test_logger_udp_rfc3164_becomes_a_remoted_style_event(nursery):
     assert event.location == "127.0.0.1"
     assert re.fullmatch(r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ sshd: Failed password for root",
                         event.message), event.message
-    assert ctx.counters[f"syslog:udp:127.0.0.1:0"]()["received"] == 1
+    await wait_for(lambda: ctx.counters["syslog:udp:127.0.0.1:0"]()["received"] == 1)
 
 
 @needs_logger
@@ -122,7 +122,7 @@ async def test_tcp_framing_mixed_and_oversized_frames_are_dropped_and_named(nurs
             await trio.sleep(0.01)
     events = await receive_n(receive, 4)
     assert [e.message for e in events] == ["one two", "three", "four-five", "last, unterminated"]
-    counters = ctx.counters[f"syslog:tcp:127.0.0.1:0"]()
+    counters = ctx.counters["syslog:tcp:127.0.0.1:0"]()
     assert counters["oversized"] == 2 and counters["connections"] == 1
     assert "127.0.0.1" in caplog.text and "max_size is 50" in caplog.text
 

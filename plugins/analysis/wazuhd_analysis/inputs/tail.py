@@ -268,30 +268,34 @@ class _Follower:
             self._use(fd, 0)
             self.dirty = True
             await self._drain()
-        elif await trio.to_thread.run_sync(self._rewritten):
-            await self._finish_file()
-            self.owner.counters.add("truncations")
-            log.info("localfile %s: truncated; reading from the start", path)
-            self._use(self.fd, 0)
-            self.dirty = True
-            await self._drain()
 
-    def _rewritten(self) -> bool:
-        """Truncated: shorter than what was read, or its first bytes changed (truncated
-        and written again past our offset between two polls)."""
-        if os.fstat(self.fd).st_size < self.read_offset:
-            return True
-        if len(self.head) < min(self.read_offset, FINGERPRINT):
+    def _read(self) -> bytes | None:
+        """The next chunk, or None when the file was truncated: it is shorter than what
+        was read, or its first bytes changed (truncated and written again past our
+        offset, maybe while we were reading it)."""
+        if len(self.head) < min(self.read_offset, FINGERPRINT):  # resumed past the head
             self.head = os.pread(self.fd, min(self.read_offset, FINGERPRINT), 0)
-            return False
-        return os.pread(self.fd, len(self.head), 0) != self.head
+        data = os.pread(self.fd, CHUNK, self.read_offset)
+        if os.fstat(self.fd).st_size < self.read_offset or \
+                os.pread(self.fd, len(self.head), 0) != self.head:
+            return None
+        if len(self.head) == self.read_offset < FINGERPRINT:
+            self.head += data[:FINGERPRINT - self.read_offset]
+        return data
 
     async def _drain(self) -> None:
         while self.fd is not None:
-            data = await trio.to_thread.run_sync(os.pread, self.fd, CHUNK, self.read_offset)
-            if not data:
+            data = await trio.to_thread.run_sync(self._read)
+            if data is None:
+                await self._finish_file()
+                self.owner.counters.add("truncations")
+                log.info("localfile %s: truncated; reading from the start", self.owner.path)
+                self._use(self.fd, 0)
+                self.dirty = True
+            elif not data:
                 return
-            await self._consume(data)
+            else:
+                await self._consume(data)
 
     async def _consume(self, data: bytes) -> None:
         # Newlines are only ever in ``data`` (``partial`` has none, and may have
