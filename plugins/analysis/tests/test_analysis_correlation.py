@@ -159,3 +159,10 @@ def test_correlated_alert_carries_previous_output(tmp_path):
     assert r.rule.id == "100602"
     prev = r.alert["previous_output"].splitlines()
     assert [p.rsplit("user=", 1)[1].split()[0] for p in prev] == ["b", "a"]
+
+
+def test_oversized_events_are_cut_and_counted(tmp_path):
+    eng = Engine(make(tmp_path), max_event_size=100)
+    r = eng.process("Dec 1 10:00:00 h auth: fail user=a src=1.1.1.1 " + "x" * 500, now=1)
+    assert len(r.event.full_log) == 100 and r.rule.id == "100601"
+    assert eng.counters["truncated"] == 1 and eng.counters["events"] == 1

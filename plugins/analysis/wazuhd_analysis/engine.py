@@ -27,6 +27,7 @@ __all__ = ["Ruleset", "Engine", "Result", "RulesetConfig"]
 # bounded memory: events remembered per correlated rule / group
 MAX_REMEMBERED = 2048
 MAX_FTS = 100_000
+MAX_EVENT_SIZE = 65536  # characters; Wazuh's OS_MAXSTR
 MAX_KEYS = 10_000
 _AGENT_LOCATION = re.compile(r"^\[(\d{3,})\] \((.*?)\) (\S*?)->(.*)$")  # distinct same_* value tuples remembered per correlated rule
 _NOALERT_PASS = os.environ.get('WZ_NA') == '1'
@@ -124,8 +125,10 @@ class Result:
 class Engine:
     """Processes events against a ruleset, keeping correlation state."""
 
-    def __init__(self, ruleset: Ruleset, *, manager_name: str = "wazuhd"):
+    def __init__(self, ruleset: Ruleset, *, manager_name: str = "wazuhd",
+                 max_event_size: int = MAX_EVENT_SIZE):
         self.ruleset = ruleset
+        self.max_event_size = max_event_size
         self.manager_name = manager_name
         self.by_sid: dict[int, deque] = {}
         self.by_group: dict[str, deque] = {}
@@ -137,7 +140,7 @@ class Engine:
         self.last_output: dict = {}
         self._prev: dict[int, list] = {}
         self.groups_watched = sorted(ruleset.rules.groups_referenced())
-        self.counters = {"events": 0, "decoded": 0, "alerts": 0}
+        self.counters = {"events": 0, "decoded": 0, "alerts": 0, "truncated": 0}
 
     # -- public ---------------------------------------------------------
     def process(self, message: str, location: str = "stdin", *, agent_id: str = "000",
@@ -152,6 +155,10 @@ class Engine:
                 agent_id, agent_name, agent_ip, location = m.group(1), m.group(2), m.group(3), m.group(4)
                 if agent_ip in ("any", ""):
                     agent_ip = None
+        if len(message) > self.max_event_size:
+            # like Wazuh's OS_MAXSTR: longer events are cut (and counted)
+            message = message[: self.max_event_size]
+            self.counters["truncated"] += 1
         ev = Event(message, location, agent_id=agent_id, agent_name=agent_name,
                    agent_ip=agent_ip, now=now, log_format=log_format)
         return self.process_event(ev)
