@@ -475,10 +475,11 @@ class RuleSet:
                 elif tag == "list":
                     lst = self.lists.resolve(text)
                     if lst is None:
-                        # Wazuh loads the rule and reports the list; the lookup sees an empty list
-                        self.warnings.append(f"{file}:{c.line}: rule {rid_s}: list {text!r} is not among the configured list files")
-                        from .lists import CDBList
-                        lst = CDBList(text, {})
+                        # as Wazuh: the list is reported and the rule is not loaded
+                        # (an overwrite="yes" rule then leaves the original in place)
+                        self.warnings.append(f"{file}:{c.line}: rule {rid_s}: list {text!r} is not among "
+                                             "the configured list files; rule not loaded")
+                        return None
                     cv = c.get("check_value")
                     r.lists.append(ListLookup(
                         c.get("field", ""), c.get("lookup", "match_key"),
@@ -599,7 +600,7 @@ class RuleSet:
                 found = [p for p in self.order if p is not r and g in p.group_string]
                 parents.extend(found)
             if r.if_level is not None:
-                parents.extend(p for p in self.order if p is not r and p.level == r.if_level)
+                parents.extend(p for p in self.order if p is not r and p.level >= r.if_level)
             if not parents and not (r.if_sid or r.if_group or r.if_level is not None or r.has_if_matched):
                 t = templates.get(r.category or "syslog")
                 if t is None:
