@@ -18,6 +18,7 @@ sender's IP, a ``-`` timestamp the time of receipt; MSGID is dropped, as
 rsyslog drops it; structured data, when present, stays at the start of the
 message). ``rfc5424: raw`` keeps remoted's behaviour exactly.
 
+A UDP datagram is one message (its trailing newline removed), as in remoted.
 TCP frames are newline-delimited or RFC 6587 octet-counted (``LEN SP MSG``),
 told apart per frame by the first byte (a digit run followed by a space means
 octet counting, as rsyslog decides). Remoted knows only newlines.
@@ -266,6 +267,12 @@ class SyslogListener:
             else:
                 await self._serve_tcp(events, task_status)
 
+    def _bind_error(self, exc: OSError) -> OSError:
+        hint = (" (ports under 1024 need root or CAP_NET_BIND_SERVICE)"
+                if 0 < self.port < 1024 else "")
+        return OSError(exc.errno, f"syslog {self.protocol.upper()}: cannot listen on "
+                                  f"{self.bind} port {self.port}: {exc.strerror or exc}{hint}")
+
     def _admit(self, sender: str) -> bool:
         if self.allowed.allows(sender):
             return True
@@ -292,7 +299,10 @@ class SyslogListener:
     async def _serve_udp(self, events, task_status) -> None:
         family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
         with trio.socket.socket(family, socket.SOCK_DGRAM) as sock:
-            await sock.bind((self.bind, self.port))
+            try:
+                await sock.bind((self.bind, self.port))
+            except OSError as exc:
+                raise self._bind_error(exc) from exc
             bound = sock.getsockname()[:2]
             self._where = f"UDP/{bound[1]}"
             log.info("syslog listening on %s port %d/UDP", bound[0], bound[1])
@@ -328,7 +338,10 @@ class SyslogListener:
     # -- TCP
 
     async def _serve_tcp(self, events, task_status) -> None:
-        listeners = await trio.open_tcp_listeners(self.port, host=self.bind)
+        try:
+            listeners = await trio.open_tcp_listeners(self.port, host=self.bind)
+        except OSError as exc:
+            raise self._bind_error(exc) from exc
         bound = listeners[0].socket.getsockname()[:2]
         self._where = f"TCP/{bound[1]}"
         log.info("syslog listening on %s port %d/TCP", bound[0], bound[1])

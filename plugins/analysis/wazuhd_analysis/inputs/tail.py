@@ -172,6 +172,7 @@ class _Follower:
     # -- positions
 
     async def start(self) -> None:
+        """Choose where to read from (see the module docstring) and record it."""
         row = await self.owner.db.fetchone(
             "SELECT device, inode, offset, fingerprint FROM localfile_positions"
             " WHERE location = ?", (self.owner.location,))
@@ -183,16 +184,15 @@ class _Follower:
                 return
             rotated = await trio.to_thread.run_sync(_find_rotated, self.owner.path, saved)
             if rotated is not None:
+                # Resume the old file; the first poll sees the rotation and moves on.
                 log.info("localfile %s: rotated while stopped; reading the rest of the old file",
                          self.owner.location)
+                if fd is not None:
+                    os.close(fd)
                 self._use(rotated, saved.offset)
-                await self._drain()
-                await self._finish_file()
-                os.close(rotated)
-                self.fd = None
-            else:
-                log.info("localfile %s: not the file read before the stop; reading it from "
-                         "the start", self.owner.location)
+                return
+            log.info("localfile %s: not the file read before the stop; reading it from "
+                     "the start", self.owner.location)
             self._use(fd, 0)
         elif fd is not None and self.owner.cfg["only_future_events"]:
             self._use(fd, os.fstat(fd).st_size)
