@@ -129,6 +129,7 @@ def test_token_lifetime_follows_auth_token_exp_timeout(api):
     fresh = api.login()
     claims = claims_of(fresh)
     assert claims["exp"] - claims["nbf"] == 3600
+    assert claims["exp"] - int(claims["iat"]) == 3600
     with api.client(fresh) as client:
         assert ok(client.get("/security/config"))["data"]["auth_token_exp_timeout"] == 3600
         too_short = client.put("/security/config", json={"auth_token_exp_timeout": 5})

@@ -289,6 +289,7 @@ def test_access_log_plain_and_json_with_secrets_masked(api_factory):
         assert weak.status_code == 400
         client.get("/security/users", params={"search": "logged", "token": secret_token})
         client.get("/security/users", params={"limit": 1, "q": "username=logged"})
+        assert client.get("/no/such/path").status_code == 404
     with daemon.client() as client:
         client.post("/security/user/authenticate", auth=("wazuh", "wrong-pass"))
     plain = _lines(daemon.home / "logs" / "api.log")
@@ -311,6 +312,7 @@ def test_access_log_plain_and_json_with_secrets_masked(api_factory):
     query = plain_line('"q": "username=logged"')
     assert '"limit": "1"' in query and " done in " in query
     assert '"token": "****"' in plain_line('"search": "logged"')
+    assert " wazuh 127.0.0.1 " in plain_line('"GET /no/such/path"') and plain[-2].endswith(": 404")
     failed_login = plain_line('"POST /security/user/authenticate"')
     assert failed_login == plain[-1] and failed_login.endswith(": 401")
     assert " wazuh 127.0.0.1 " in failed_login

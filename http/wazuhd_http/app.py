@@ -192,9 +192,16 @@ def _body_for_log(raw: bytes):
         return text
 
 
-def _basic_user(header: str | None) -> str | None:
-    """The username of HTTP Basic credentials (login requests), as Wazuh's access log shows it."""
+def _caller_name(runtime: ApiRuntime, header: str | None) -> str | None:
+    """Who a request that never reached authentication (login, 404, 405, blocked IP) came
+    from, as Wazuh's access log shows it: the Basic username, or the subject of a token
+    signed by this API (even if revoked since)."""
     scheme, _, encoded = (header or "").partition(" ")
+    if scheme.lower() == "bearer" and encoded:
+        try:
+            return runtime.keys.decode(encoded.strip()).get("sub")
+        except InvalidToken:
+            return None
     if scheme.lower() != "basic" or not encoded:
         return None
     try:
@@ -265,7 +272,7 @@ def _log_access(runtime: ApiRuntime, user: ApiUser | None, status: int, elapsed:
                 body: Any) -> None:
     if runtime.access_log is None:
         return
-    name = user.username if user else _basic_user(request.headers.get("Authorization"))
+    name = user.username if user else _caller_name(runtime, request.headers.get("Authorization"))
     runtime.access_log.record(user=name or "unknown_user",
                               ip=request.remote_addr or "-", method=request.method,
                               path=request.path, parameters=dict(request.args), body=body or {},
