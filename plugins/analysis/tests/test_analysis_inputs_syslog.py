@@ -171,6 +171,26 @@ async def test_udp_drops_are_counted_when_analysis_is_behind(nursery):
     assert len(got) == read()["received"] == 10 - read()["dropped"]
 
 
+async def test_tcp_waits_for_a_slow_analysis_and_loses_nothing(nursery):
+    ctx, receive, [port] = await start(nursery, listener(protocol="tcp"), size=1)
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(b"".join(b"<13>m%d\n" % i for i in range(500)))
+    await trio.sleep(0.2)
+    assert ctx.counters["syslog:tcp:127.0.0.1:0"]() == {  # blocked on the full channel
+        "received": 1, "denied": 0, "oversized": 0, "dropped": 0, "connections": 1}
+    assert [e.message for e in await receive_n(receive, 500)] == [f"m{i}" for i in range(500)]
+
+
+async def test_ipv6_sender_is_the_location(nursery):
+    ctx, receive, [port] = await start(nursery, listener(bind="::1", allowed_ips=["::1/128"]))
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"<13>over v6", ("::1", port))
+    [event] = await receive_n(receive, 1)
+    assert (event.location, event.message) == ("::1", "over v6")
+    assert event.to_wire() == b"2:|:|:1:over v6"
+
+
 # -- units -------------------------------------------------------------------------------
 
 
