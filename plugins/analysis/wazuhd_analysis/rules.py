@@ -1,12 +1,13 @@
 """Wazuh rules: the model and the XML loader.
 
-Tree layout (as Wazuh documents it): rules with ids below 10 are the category
-templates at the top; every other rule is the child of some rule — of each
-rule named in ``if_sid`` (or ``if_matched_sid`` when there is no ``if_sid``),
-of each rule whose groups contain ``if_group``/``if_matched_group``, of each
-rule of level ``if_level``, or else of the template of its category.  Among
-siblings, level-0 rules are tried first (load order), then the others by
-decreasing level (load order among equals).
+Tree layout: rules with ids below 10 are the category templates at the top;
+every other rule is the child of some rule — of each rule named in ``if_sid``
+(or ``if_matched_sid`` when there is no ``if_sid``), of each rule loaded
+before it whose groups contain ``if_group``/``if_matched_group``, of each rule
+loaded before it of level ``if_level`` or above, or else of the template of its
+category.  Among siblings, level-0 rules are tried first, then the others by
+decreasing level; among equal levels, rules with ``decoded_as`` first, then
+load order.
 """
 
 from __future__ import annotations
@@ -597,10 +598,13 @@ class RuleSet:
                 continue
             groups = r.if_group or ([r.if_matched_group] if r.if_matched_group and not r.if_sid and r.if_level is None else [])
             for g in groups:
-                found = [p for p in self.order if p is not r and g in p.group_string]
+                # as Wazuh attaches children while reading: only rules loaded
+                # before this one are its parents
+                found = [p for p in self.order if p is not r and g in p.group_string and p.order_key < r.order_key]
                 parents.extend(found)
             if r.if_level is not None:
-                parents.extend(p for p in self.order if p is not r and p.level >= r.if_level)
+                parents.extend(p for p in self.order if p is not r and p.level >= r.if_level
+                               and p.order_key < r.order_key)
             if not parents and not (r.if_sid or r.if_group or r.if_level is not None or r.has_if_matched):
                 t = templates.get(r.category or "syslog")
                 if t is None:
