@@ -13,9 +13,9 @@ being read.
 Position. The store (database ``analysis_inputs``) keeps, per location, the
 device, inode and offset just after the last line whose event is in the
 channel, plus a fingerprint (SHA-1 of its first bytes) so a recycled inode is
-not mistaken for the old file. It is written after each read, and on the way
-out (shielded), so a restart neither loses nor repeats a line; after a crash
-at most the last read's events are repeated. At start:
+not mistaken for the old file. It is written after each chunk read (256 KiB),
+and on the way out (shielded), so a restart neither loses nor repeats a line;
+after a crash at most one chunk's events are repeated. At start:
 
 - the same file (inode and fingerprint match, not shorter): resume there;
 - another file: if the old one was rotated to a sibling (``app.log.1``), read
@@ -23,6 +23,9 @@ at most the last read's events are repeated. At start:
 - no saved position (first time): ``only_future_events`` (Wazuh's default,
   yes) starts at the end, otherwise at the beginning. Unlike Wazuh, a saved
   position is always resumed: lines written while wazuhd was stopped are read.
+Only the last file read is looked for among the siblings: a file rotated in
+and out again while wazuhd was stopped (``app.log.1`` between ``.2`` and the
+new ``app.log``) is not read.
 
 Lines over ``max_size`` bytes are cut to it and counted (``truncated``), as
 Wazuh's logcollector does; a trailing ``\\r`` is removed; bytes that are not
@@ -296,6 +299,7 @@ class _Follower:
                 return
             else:
                 await self._consume(data)
+                await self.save()  # a crash repeats at most one chunk's lines
 
     async def _consume(self, data: bytes) -> None:
         # Newlines are only ever in ``data`` (``partial`` has none, and may have
