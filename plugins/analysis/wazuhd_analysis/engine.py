@@ -30,7 +30,6 @@ MAX_FTS = 100_000
 MAX_EVENT_SIZE = 65536  # characters; Wazuh's OS_MAXSTR
 MAX_KEYS = 10_000
 _AGENT_LOCATION = re.compile(r"^\[(\d{3,})\] \((.*?)\) (\S*?)->(.*)$")  # distinct same_* value tuples remembered per correlated rule
-_NOALERT_PASS = os.environ.get('WZ_NA') == '1'
 
 
 @dataclass
@@ -245,8 +244,6 @@ class Engine:
                     r = self._check(child, ev, fts_new, key)
                 if r is not None:
                     return r
-        if _NOALERT_PASS and rule.noalert and rule.sid >= 10:
-            return None
         return rule
 
     def _conditions(self, rule: Rule, ev: Event, fts_new: bool, conditions) -> bool:
