@@ -249,11 +249,13 @@ def _actions(s: Session):
     yield s.request("GET", "/security/actions")
     yield s.request("GET", "/security/actions", params={"endpoint": "GET /security/users"})
     yield s.request("GET", "/security/actions", params={"unknown": "1"})
+    yield s.request("GET", "/security/actions", params={"endpoint": "GET /nowhere"})  # 4020
 
 
 def _resources(s: Session):
     yield s.request("GET", "/security/resources")
     yield s.request("GET", "/security/resources", params={"resource": "user:id"})
+    yield s.request("GET", "/security/resources", params={"resource": "nothing:id"})  # 4019
 
 
 def _listing(kind: str, ids: str):
@@ -307,6 +309,7 @@ def _link(make_owner, items: str, make_item):
         owner, item = make_owner(s), make_item(s)
         yield s.request("POST", PATHS_OF[items].format(owner), params={items: f"{item},99999"})
         yield s.request("POST", PATHS_OF[items].format(owner), params={items: "x"})
+        yield s.request("POST", PATHS_OF[items].format(99999), params={items: str(item)})
     return scenario
 
 
@@ -317,6 +320,7 @@ def _unlink(make_owner, items: str, make_item):
         assert reply.status_code == 200, reply.text
         yield s.request("DELETE", PATHS_OF[items].format(owner), params={items: f"{item},99999"})
         yield s.request("DELETE", PATHS_OF[items].format(owner))  # ids are required
+        yield s.request("DELETE", PATHS_OF[items].format(99999), params={items: str(item)})
     return scenario
 
 
