@@ -43,7 +43,7 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
+from typing import Callable, Iterator
 
 import trio
 
@@ -238,7 +238,7 @@ class SyslogListener:
     max_size: int
     rfc5424: str
     buffer: int
-    events_source: object  # callable returning a fresh clone of the event channel
+    events_source: Callable[[], trio.MemorySendChannel]  # ctx.event_sender
     counters: Counters
 
     @classmethod
