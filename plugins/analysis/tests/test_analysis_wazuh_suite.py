@@ -101,3 +101,18 @@ def test_eventchannel_events_reach_windows_rules_unpatched(suite_ruleset):
         b = Engine(suite_ruleset).process(c.lines[0])
         assert a.decoder_name == "windows_eventchannel"
         assert a.rule is not None and a.rule.id == b.rule.id == c.rule
+
+
+def test_accumulate_joins_fields_of_one_ldap_connection(suite_ruleset):
+    from wazuhd_analysis.engine import Engine
+
+    eng = Engine(suite_ruleset)
+    h = "Oct  2 19:51:22 example slapd[30864]: conn=1068 "
+    assert eng.process(h + "fd=19 ACCEPT from IP=192.168.0.2:59800 (IP=0.0.0.0:636)").rule.id == "2508"
+    bind = eng.process(h + 'op=0 BIND dn="uid=bob,ou=People,dc=example,dc=com" method=128')
+    assert bind.event.fields["srcip"] == "192.168.0.2" and bind.event.fields["dstuser"] == "bob"
+    res = eng.process(h + "op=0 RESULT tag=97 err=49 text=")
+    assert res.rule.id == "2509"
+    assert res.alert["data"]["srcip"] == "192.168.0.2" and res.alert["data"]["dstuser"] == "bob"
+    other = eng.process("Oct  2 19:51:22 example slapd[30864]: conn=7 op=0 RESULT tag=97 err=49 text=")
+    assert "srcip" not in other.event.fields

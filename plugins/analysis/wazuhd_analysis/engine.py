@@ -28,6 +28,12 @@ __all__ = ["Ruleset", "Engine", "Result", "RulesetConfig"]
 MAX_REMEMBERED = 2048
 MAX_FTS = 100_000
 MAX_EVENT_SIZE = 65536  # characters; Wazuh's OS_MAXSTR
+ACCUMULATE_TTL = 600  # seconds an <accumulate/> id keeps its fields
+MAX_ACCUMULATED = 10_000
+_ACCUMULATED = frozenset({
+    "srcip", "dstip", "srcport", "dstport", "srcuser", "dstuser", "protocol",
+    "action", "url", "data", "extra_data", "status", "system_name",
+})
 MAX_KEYS = 10_000
 _AGENT_LOCATION = re.compile(r"^\[(\d{3,})\] \((.*?)\) (\S*?)->(.*)$")  # distinct same_* value tuples remembered per correlated rule
 
@@ -138,6 +144,7 @@ class Engine:
         self.same_idx: dict[int, dict] = {}
         self.last_output: dict = {}
         self._prev: dict[int, list] = {}
+        self.accumulated: dict = {}
         self.groups_watched = sorted(ruleset.rules.groups_referenced())
         self.counters = {"events": 0, "decoded": 0, "alerts": 0, "truncated": 0}
 
@@ -173,6 +180,8 @@ class Engine:
         fts_new = False  # First-time-seen is checked lazily by rules with <if_fts/>
         if dec is not None:
             self.counters["decoded"] += 1
+            if dec.accumulate or (ev.top_decoder is not None and ev.top_decoder.accumulate):
+                self._accumulate(ev)
         rule = self._match(ev, fts_new)
         alert = None
         if rule is not None:
@@ -425,6 +434,29 @@ class Engine:
                 groups.pop(next(iter(groups)))
             q = groups[dkey] = deque(maxlen=MAX_REMEMBERED)
         q.append(ev)
+
+    def _accumulate(self, ev: Event) -> None:
+        """Decoders with <accumulate/>: events sharing an ``id`` (e.g. an LDAP
+        connection) complete each other's static fields while the id is fresh."""
+        ident = ev.fields.get("id")
+        if ident is None:
+            return
+        key = (ev.hostname or ev.location, ev.decoder.name, ident)
+        acc = self.accumulated
+        now = ev.time
+        old = acc.pop(key, None)
+        if old is not None and now - old[0] <= ACCUMULATE_TTL:
+            for name, value in old[1].items():
+                if name not in ev.fields:
+                    ev.fields[name] = value
+        keep = {k: v for k, v in ev.fields.items() if k in _ACCUMULATED}
+        acc[key] = (now, keep)  # re-inserted: the dict stays in age order
+        while len(acc) > MAX_ACCUMULATED:
+            acc.pop(next(iter(acc)))
+        # forget stale ids from the old end
+        for k in list(acc)[:8]:
+            if now - acc[k][0] > ACCUMULATE_TTL:
+                del acc[k]
 
     def _fts(self, ev: Event, dec) -> bool:
         if dec is None or not dec.fts:
