@@ -273,3 +273,16 @@ def test_run_as_login_gets_the_roles_whose_rules_match(api):
         ok(client.put(f"/security/rules/{rule_id}", json={"rule": {"FIND": {"department": "it"}}}))
     assert status_with(api, matched) == 401
     assert status_with(api, admin) == 200
+
+
+def test_default_rules_only_serve_wazuh_wui(api):
+    """Wazuh's default authorization-context rules (``FIND username: elastic`` -> administrator)
+    are for the dashboard's user; another user sending the same context gets no role."""
+    context = {"username": "elastic"}
+    with api.client() as client:
+        wui = client.post("/security/user/authenticate/run_as", auth=("wazuh-wui", "wazuh"),
+                          json=context)
+        other = client.post("/security/user/authenticate/run_as", auth=("wazuh", "wazuh"),
+                            json=context)
+    assert claims_of(ok(wui)["data"]["token"])["rbac_roles"] == [1]
+    assert claims_of(ok(other)["data"]["token"])["rbac_roles"] == []

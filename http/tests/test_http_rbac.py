@@ -287,3 +287,22 @@ def test_black_mode_allows_what_no_policy_denies(api_factory):
     with daemon.client(daemon.login("no_roles", PASSWORD)) as client:
         assert names(ok(client.get("/security/users"))) == []
         assert_denied(client.get("/security/config"))
+
+
+def test_the_last_role_wins_and_position_orders_roles(api, admin):
+    """Roles are evaluated in link order and the later decision wins, as in Wazuh:
+    [allow all, deny wazuh] hides wazuh; the same roles inserted as [deny, allow] do not."""
+    with api.client(admin) as client:
+        # (policy bodies are unique: this one differs from the other tests' allow-all)
+        allow = new_role(client, "order_allow_all",
+                         policy(["security:read"], ["user:id:*", "role:id:*"]))
+        deny = new_role(client, "order_deny_wazuh", policy(["security:read"], ["user:id:1"], "deny"))
+        new_user(client, "order_allow_deny", [allow, deny])
+        later = new_user(client, "order_deny_allow", [allow])
+        linked = ok(client.post(f"/security/users/{later}/roles",
+                                params={"role_ids": str(deny), "position": "0"}))
+    assert linked["data"]["affected_items"][0]["roles"] == [deny, allow]
+    with api.client(api.login("order_allow_deny", PASSWORD)) as client:
+        assert "wazuh" not in names(ok(client.get("/security/users")))
+    with api.client(api.login("order_deny_allow", PASSWORD)) as client:
+        assert "wazuh" in names(ok(client.get("/security/users")))
