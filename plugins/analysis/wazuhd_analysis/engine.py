@@ -104,8 +104,15 @@ class Ruleset:
         rs.finish()
         return cls(ds, rs, lists, {"decoders": dfiles, "rules": rfiles, "lists": list_files})
 
-    def roots_for(self, ev: Event) -> list[Rule]:
-        return self.rules.roots
+    @property
+    def warnings(self) -> list[str]:
+        """What Wazuh would log as warnings while loading (duplicate ids,
+        unknown if_sid, missing lists...): the ruleset still loads."""
+        return list(self.rules.warnings)
+
+    def counts(self) -> dict:
+        return {"decoders": len(self.decoders.decoders), "rules": len(self.rules.order),
+                "lists": len(self.lists)}
 
 
 class Result:
