@@ -34,6 +34,8 @@ MSG = "Invalid user blimey from 18.18.18.18 port 48928"
         ("Jan  3 13:45:36 192.168.5.1 id=firewall sn=X", "Jan  3 13:45:36", "192.168.5.1", None, "id=firewall sn=X"),
         ("Dec 19 17:20:08 ubuntu test_osregex_3[12345]:test_action x", "Dec 19 17:20:08", "ubuntu",
          "test_osregex_3", "test_action x"),
+        ("Aug 31 08:11:00 2017 : homer : HOST=h : TTY=pts/1", "Aug 31 08:11:00 2017", None, "",
+         "homer : HOST=h : TTY=pts/1"),
         # not headers: the log stays whole
         ("2021/10/05 10:33:18 INFO: testing 1.2.3.4", None, None, None, "2021/10/05 10:33:18 INFO: testing 1.2.3.4"),
         ("2014-06-10T07:55:20Z 2037 TID-tm504 ERROR: x", None, None, None, "2014-06-10T07:55:20Z 2037 TID-tm504 ERROR: x"),

@@ -136,6 +136,14 @@ def predecode(ev: Event) -> None:
             rest = msg[m.start("host"):]
             host = None
     pm = _PROGRAM_SIMPLE.match(rest)
+    if pm is None and host is None and rest.startswith(": "):
+        # "Aug 31 08:11:00 2017 : homer : HOST=..." (sudo's own log): an empty
+        # program name, which the ruleset's <program_name /> decoders take
+        ev.pre_timestamp = m.group("ts")
+        ev.program_name = ""
+        ev.log = rest[2:]
+        ev.has_header = True
+        return
     if pm is None and host is not None:
         # no program after the host
         ev.pre_timestamp = m.group("ts")
