@@ -33,7 +33,7 @@ class Decoder:
         "prematch", "prematch_offset", "regex", "regex_offset", "order", "fts",
         "ftscomment", "accumulate", "plugin", "plugin_name", "plugin_offset",
         "json_null_field", "json_array_structure", "file", "line", "children",
-        "get_next", "use_own_name", "index", "type_set", "_heads",
+        "get_next", "use_own_name", "index", "type_set", "_heads", "pm_lits",
     )
 
     def __init__(self, name: str, file: str, line: int):
@@ -64,6 +64,7 @@ class Decoder:
         self.use_own_name = False
         self.index = 0
         self._heads: dict = {}
+        self.pm_lits = None  # literals a one-alternative prematch needs (lower-case)
 
     def __repr__(self) -> str:
         return f"<Decoder {self.own_name!r} {os.path.basename(self.file)}:{self.line}>"
@@ -254,6 +255,11 @@ class DecoderSet:
         self.by_name.setdefault(d.own_name, []).append(d)
 
     def finish(self) -> None:
+        for d in self.decoders:
+            pre = getattr(d.prematch, "pre", None)
+            d.pm_lits = None
+            if pre is not None and len(pre) == 1 and pre[0][1]:
+                d.pm_lits = tuple(pre[0][1])
         self._nopname = [d for d in self.top if d.program_name is None]
         self._with_pname = [d for d in self.top if d.program_name is not None]
         self._pname_cache.clear()
@@ -294,10 +300,22 @@ class DecoderSet:
         first = (low if low is not None else log[:1].lower())[:1]
         for node in self._candidates(ev.program_name, first):
             pmatch = 0
-            if node.prematch is not None:
-                if low is not None and not node.prematch.possible(low):
-                    continue
-                r = node.prematch.execute(log)
+            pm = node.prematch
+            if pm is not None:
+                if low is not None:
+                    lits = node.pm_lits
+                    if lits is not None:
+                        # inline pre-check: every literal of the prematch is there
+                        for lit in lits:
+                            if lit not in low:
+                                break
+                        else:
+                            lits = None
+                        if lits is not None:
+                            continue
+                    elif not pm.possible(low):
+                        continue
+                r = pm.execute(log)
                 if r is None:
                     continue
                 pmatch = r[0]
