@@ -103,6 +103,8 @@ def _run_status(args) -> int:
             print(f"  FAILED plugin {plugin['name']}: {plugin['error']}")
     for name, sock in sorted(status["sockets"].items()):
         print(f"  socket {name}: {sock['path']}")
+    for line in status["announcements"]:
+        print(f"  {line}")
     for name, service in sorted(status["services"].items()):
         error = f" ({service['error']})" if service["error"] else ""
         print(f"  service {name}: {service['status']}{error}")

@@ -22,6 +22,14 @@ def build_spec(ctx) -> dict:
     return assemble(load_fragment("wazuhd_http", "openapi/base.yaml"), fragments)
 
 
+def _reachable(bind: str) -> str:
+    """``https://0.0.0.0:55000`` listens everywhere; show an address one can open."""
+    for wildcard in ("//0.0.0.0:", "//[::]:"):
+        if wildcard in bind:
+            return bind.replace(wildcard, "//localhost:") + " (all interfaces)"
+    return bind
+
+
 class ApiService:
     def __init__(self, ctx):
         self.ctx = ctx
@@ -41,8 +49,9 @@ class ApiService:
             async with trio.open_nursery() as nursery:
                 binds = await nursery.start(serve_app, app, hconfig)
                 for bind in binds:
-                    ctx.announce("api", f"{bind}  (login: POST /security/user/authenticate, "
-                                        f"user wazuh, password wazuh until changed)")
+                    ctx.announce("api", f"{_reachable(bind)}  (login: POST /security/user/"
+                                        f"authenticate, users wazuh/wazuh-wui, default "
+                                        f"password wazuh)")
                 log.info("API listening on %s", ", ".join(binds))
                 task_status.started(binds)
         finally:
