@@ -241,6 +241,16 @@ class Engine:
             for child in lst:
                 q = child.quick
                 if q is not None:
+                    qa = child.quick_any
+                    if qa is not None and low is not None:
+                        # OS_Match of plain substrings: decided right here
+                        for body in qa:
+                            if body in low:
+                                r = self._check(child, ev, fts_new, key, True)
+                                if r is not None:
+                                    return r
+                                break
+                        continue
                     ql = child.quick_lits
                     if ql is not None and low is not None:
                         # inline literal pre-check (the regex runs only if all are there)

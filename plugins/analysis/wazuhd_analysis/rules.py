@@ -135,7 +135,7 @@ class Rule:
         "check_diff", "file", "line", "children", "parents", "order_key", "firedtimes",
         "ignored_until", "ignored_values", "compliance", "plain_groups", "has_if_matched",
         "group_string", "referenced", "kid_cache", "quick", "dispatch_field",
-        "exact", "has_extra", "rest", "quick_lits",
+        "exact", "has_extra", "rest", "quick_lits", "quick_any",
     )
 
     def __init__(self, sid: int, level: int, file: str, line: int):
@@ -190,6 +190,7 @@ class Rule:
         self.has_extra = True
         self.rest: list = []  # conditions other than `quick`
         self.quick_lits = None  # literals the lower-cased log must all contain
+        self.quick_any = None  # OS_Match quick: the log matches iff it contains one of these
 
     def __repr__(self) -> str:
         return f"<Rule {self.id} level={self.level}>"
@@ -237,6 +238,11 @@ class Rule:
                 self.rest.remove(c)
                 break
         self.quick_lits = None
+        self.quick_any = None
+        if isinstance(self.quick, OSMatch) and not self.quick.negate:
+            subs = self.quick._subs
+            if all(not a and not b and body for a, b, body in subs):
+                self.quick_any = tuple(body for _, _, body in subs)
         pre = getattr(self.quick, "pre", None)
         if pre is not None and len(pre) == 1 and pre[0][0] is None and pre[0][1]:
             self.quick_lits = tuple(pre[0][1])
