@@ -1,0 +1,75 @@
+"""Shared helpers of the agents plugin's tests: a real daemon over HTTPS on a free port.
+
+(Not a conftest.py: test folders of several distributions run in one pytest session.)
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import httpx
+
+from wazuhd.testing import DaemonProcess, free_port
+
+SHARED = Path(__file__).resolve().parents[3].parent / "shared"
+WAZUH_SPEC = SHARED / "wazuh-api" / "spec.yaml"
+PASSWORD = "Ag3nts!Passw0rd"
+
+
+class AgentsDaemon(DaemonProcess):
+    def __init__(self, home: Path, extra: str = ""):
+        self.port = free_port()
+        config = (f"api:\n  host: 127.0.0.1\n  port: {self.port}\n  access:\n    max_request_per_minute: 0\n"
+                  f"agents:\n  status_check_interval: 0.2\n  client_keys_delay: 0.1\n{extra}")
+        super().__init__(home, config=config)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        verify = ssl.create_default_context(cafile=str(self.home / "etc" / "api" / "server.crt"))
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, verify=verify, headers=headers, timeout=60)
+
+    def login(self, user: str = "wazuh", password: str = "wazuh") -> str:
+        with self.client() as client:
+            reply = client.post("/security/user/authenticate", auth=(user, password))
+        assert reply.status_code == 200, reply.text
+        return reply.json()["data"]["token"]
+
+
+class Api:
+    """An admin session plus helpers to make users limited by policies."""
+
+    def __init__(self, daemon: AgentsDaemon):
+        self.daemon = daemon
+        self.token = daemon.login()
+        self.http = daemon.client(self.token)
+        self.counter = 0
+
+    def __getattr__(self, method):
+        return getattr(self.http, method)
+
+    def ok(self, reply: httpx.Response) -> dict:
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+    def user_with_policy(self, actions: list[str], resources: list[str], effect: str = "allow",
+                         more: list[dict] = ()) -> httpx.Client:
+        """A client logged in as a new user whose one role holds this policy (and ``more``)."""
+        self.counter += 1
+        n = self.counter
+        policies = [{"actions": actions, "resources": resources, "effect": effect}, *more]
+        policy_ids = []
+        for i, policy in enumerate(policies):
+            reply = self.ok(self.http.post("/security/policies", json={"name": f"agents_p{n}_{i}", "policy": policy}))
+            policy_ids.append(reply["data"]["affected_items"][0]["id"])
+        role = self.ok(self.http.post("/security/roles", json={"name": f"agents_r{n}"}))["data"]["affected_items"][0]["id"]
+        self.ok(self.http.post(f"/security/roles/{role}/policies",
+                               params={"policy_ids": ",".join(map(str, policy_ids))}))
+        user = self.ok(self.http.post("/security/users", json={"username": f"agents_u{n}", "password": PASSWORD}))
+        user_id = user["data"]["affected_items"][0]["id"]
+        self.ok(self.http.post(f"/security/users/{user_id}/roles", params={"role_ids": str(role)}))
+        return self.daemon.client(self.daemon.login(f"agents_u{n}", PASSWORD))

@@ -1,0 +1,243 @@
+"""HTTP routes: thin calls into the registry, groups, keys and tasks operations."""
+
+from __future__ import annotations
+
+from wazuhd.routes import ApiRequest, Route
+
+from wazuhd_agents import groups, keys, registry, tasks
+from wazuhd_agents.db import agent_id
+
+QUERY = ("offset", "limit", "sort", "search", "select", "q", "distinct")
+
+
+def _reg(request: ApiRequest):
+    return request.ctx.runtime["agents"]
+
+
+def _query(request: ApiRequest, *names: str) -> dict:
+    return {n: request.params[n] for n in (names or QUERY) if n in request.params}
+
+
+def _ids(values) -> list[str] | None:
+    """Agent ids as the registry names them ('1' and '0001' are '001'); None: every agent."""
+    if values is None:
+        return None
+    if "all" in values:
+        return None
+    return list(dict.fromkeys(agent_id(int(v)) for v in values))
+
+
+def _filters(request: ApiRequest) -> dict:
+    return {n: request.params[n] for n in registry.FILTERS if n in request.params}
+
+
+def _rbac(request: ApiRequest):
+    return request.user.rbac
+
+
+async def list_agents(request: ApiRequest):
+    return await registry.get_agents(_rbac(request), _ids(request.params.get("agents_list")),
+                                     registry=_reg(request), filters=_filters(request), **_query(request))
+
+
+async def add_agent(request: ApiRequest):
+    body = request.body or {}
+    return await registry.add_agent(_rbac(request), body.get("name"), body.get("ip") or request.remote_addr,
+                                    registry=_reg(request))
+
+
+async def insert_agent(request: ApiRequest):
+    body = request.body or {}
+    return await registry.add_agent(_rbac(request), body.get("name"), body.get("ip") or request.remote_addr,
+                                    registry=_reg(request), agent_id=body.get("id"), key=body.get("key"),
+                                    force=body.get("force"))
+
+
+async def insert_quick(request: ApiRequest):
+    return await registry.add_agent(_rbac(request), request.params["agent_name"], "any", registry=_reg(request))
+
+
+async def delete_agents(request: ApiRequest):
+    filters = _filters(request)
+    return await registry.delete_agents(_rbac(request), _ids(request.params["agents_list"]), registry=_reg(request),
+                                        purge=request.params.get("purge", False), filters=filters,
+                                        q=request.params.get("q"))
+
+
+async def agent_key(request: ApiRequest):
+    return await keys.get_agents_keys(_rbac(request), _ids([request.params["agent_id"]]), registry=_reg(request))
+
+
+async def summary_status(request: ApiRequest):
+    return await registry.get_agents_summary_status(_rbac(request), registry=_reg(request))
+
+
+async def summary_os(request: ApiRequest):
+    return await registry.get_agents_summary_os(_rbac(request), registry=_reg(request))
+
+
+async def summary(request: ApiRequest):
+    return await registry.get_agents_summary(_rbac(request), _ids(request.params.get("agents_list")),
+                                             registry=_reg(request))
+
+
+async def distinct(request: ApiRequest):
+    return await registry.get_distinct_agents(_rbac(request), None, registry=_reg(request),
+                                              fields=request.params.get("fields") or [],
+                                              **_query(request, "offset", "limit", "sort", "search", "q"))
+
+
+async def no_group(request: ApiRequest):
+    return await registry.get_agents_no_group(_rbac(request), registry=_reg(request), **_query(request))
+
+
+async def outdated(request: ApiRequest):
+    return await registry.get_outdated_agents(_rbac(request), registry=_reg(request), **_query(request))
+
+
+async def assign_agents(request: ApiRequest):
+    return await groups.assign_agents_to_group(_rbac(request), [request.params["group_id"]],
+                                               _ids(request.params.get("agents_list")), registry=_reg(request),
+                                               replace=bool(request.params.get("force_single_group")))
+
+
+async def unassign_agents(request: ApiRequest):
+    return await groups.remove_agents_from_group(_rbac(request), [request.params["group_id"]],
+                                                 _ids(request.params["agents_list"]), registry=_reg(request))
+
+
+async def assign_one(request: ApiRequest):
+    return await groups.assign_agents_to_group(_rbac(request), [request.params["group_id"]],
+                                               _ids([request.params["agent_id"]]), registry=_reg(request),
+                                               replace=bool(request.params.get("force_single_group")))
+
+
+async def unassign_one(request: ApiRequest):
+    return await groups.remove_agents_from_group(_rbac(request), [request.params["group_id"]],
+                                                 _ids([request.params["agent_id"]]), registry=_reg(request))
+
+
+async def unassign_groups(request: ApiRequest):
+    return await groups.remove_agent_from_groups(_rbac(request), _ids([request.params["agent_id"]]),
+                                                 request.params.get("groups_list"), registry=_reg(request))
+
+
+async def is_sync(request: ApiRequest):
+    return await groups.get_agents_sync(_rbac(request), _ids([request.params["agent_id"]]), registry=_reg(request))
+
+
+async def restart(request: ApiRequest):
+    return await tasks.restart_agents(_rbac(request), _ids(request.params.get("agents_list")),
+                                      registry=_reg(request))
+
+
+async def reconnect(request: ApiRequest):
+    return await tasks.reconnect_agents(_rbac(request), _ids(request.params.get("agents_list")),
+                                        registry=_reg(request))
+
+
+async def restart_one(request: ApiRequest):
+    return await tasks.restart_agents(_rbac(request), _ids([request.params["agent_id"]]), registry=_reg(request))
+
+
+async def restart_group(request: ApiRequest):
+    return await tasks.restart_group(_rbac(request), request.params["group_id"], registry=_reg(request))
+
+
+async def restart_node(request: ApiRequest):
+    return await tasks.restart_node(_rbac(request), request.params["node_id"], registry=_reg(request))
+
+
+def _group_list(request: ApiRequest):
+    values = request.params.get("groups_list")
+    return None if values is None or "all" in values else list(dict.fromkeys(values))
+
+
+async def list_groups(request: ApiRequest):
+    return await groups.get_groups(_rbac(request), _group_list(request), registry=_reg(request),
+                                   hash_algorithm=request.params.get("hash"), **_query(request))
+
+
+async def create_group(request: ApiRequest):
+    return await groups.create_group(_rbac(request), (request.body or {}).get("group_id"), registry=_reg(request))
+
+
+async def delete_groups(request: ApiRequest):
+    return await groups.delete_groups(_rbac(request), _group_list(request), registry=_reg(request))
+
+
+async def group_agents(request: ApiRequest):
+    status = request.params.get("status")
+    return await groups.get_group_agents(_rbac(request), [request.params["group_id"]], registry=_reg(request),
+                                         filters={"status": status} if status else None, **_query(request))
+
+
+async def group_configuration(request: ApiRequest):
+    return await groups.get_group_configuration(_rbac(request), [request.params["group_id"]],
+                                                registry=_reg(request), **_query(request, "offset", "limit"))
+
+
+async def update_group_configuration(request: ApiRequest):
+    return await groups.update_group_configuration(_rbac(request), [request.params["group_id"]],
+                                                   request.body if request.body is not None else request.raw_body,
+                                                   registry=_reg(request))
+
+
+async def group_files(request: ApiRequest):
+    return await groups.get_group_files(_rbac(request), [request.params["group_id"]], registry=_reg(request),
+                                        hash_algorithm=request.params.get("hash"), **_query(request))
+
+
+async def group_file(request: ApiRequest):
+    return await groups.get_group_file(_rbac(request), [request.params["group_id"]], request.params["file_name"],
+                                       registry=_reg(request), raw=bool(request.params.get("raw")))
+
+
+async def overview(request: ApiRequest):
+    return await registry.overview(_rbac(request), registry=_reg(request))
+
+
+async def tasks_status(request: ApiRequest):
+    return await tasks.get_task_status(_rbac(request), registry=_reg(request),
+                                       tasks_list=request.params.get("tasks_list"),
+                                       agents_list=request.params.get("agents_list"),
+                                       command=request.params.get("command"), node=request.params.get("node"),
+                                       module=request.params.get("module"), status=request.params.get("status"),
+                                       **_query(request, "offset", "limit", "sort", "search", "select", "q"))
+
+
+ROUTES = [
+    Route("GET", "/agents", list_agents),
+    Route("POST", "/agents", add_agent),
+    Route("DELETE", "/agents", delete_agents),
+    Route("POST", "/agents/insert", insert_agent),
+    Route("POST", "/agents/insert/quick", insert_quick),
+    Route("GET", "/agents/{agent_id}/key", agent_key),
+    Route("GET", "/agents/summary/status", summary_status),
+    Route("GET", "/agents/summary/os", summary_os),
+    Route("GET", "/agents/summary", summary),
+    Route("GET", "/agents/stats/distinct", distinct),
+    Route("GET", "/agents/no_group", no_group),
+    Route("GET", "/agents/outdated", outdated),
+    Route("PUT", "/agents/group", assign_agents),
+    Route("DELETE", "/agents/group", unassign_agents),
+    Route("PUT", "/agents/{agent_id}/group/{group_id}", assign_one),
+    Route("DELETE", "/agents/{agent_id}/group/{group_id}", unassign_one),
+    Route("DELETE", "/agents/{agent_id}/group", unassign_groups),
+    Route("GET", "/agents/{agent_id}/group/is_sync", is_sync),
+    Route("PUT", "/agents/restart", restart),
+    Route("PUT", "/agents/reconnect", reconnect),
+    Route("PUT", "/agents/{agent_id}/restart", restart_one),
+    Route("PUT", "/agents/group/{group_id}/restart", restart_group),
+    Route("PUT", "/agents/node/{node_id}/restart", restart_node),
+    Route("GET", "/groups", list_groups),
+    Route("POST", "/groups", create_group),
+    Route("DELETE", "/groups", delete_groups),
+    Route("GET", "/groups/{group_id}/agents", group_agents),
+    Route("GET", "/groups/{group_id}/configuration", group_configuration),
+    Route("PUT", "/groups/{group_id}/configuration", update_group_configuration),
+    Route("GET", "/groups/{group_id}/files", group_files),
+    Route("GET", "/groups/{group_id}/files/{file_name}", group_file),
+    Route("GET", "/overview/agents", overview),
+    Route("GET", "/tasks/status", tasks_status),
+]
