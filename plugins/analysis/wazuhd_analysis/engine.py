@@ -4,6 +4,19 @@
 :class:`RulesetError` on any problem, so a caller can keep its old ruleset);
 ``Engine(ruleset)`` processes events one at a time and returns the matched
 rule and the alert.  Several engines (logtest sessions) can share one ruleset.
+
+    rs = Ruleset.load(decoder_dirs=[...], rule_dirs=[...], list_files=[...],
+                      decoder_exclude=[...], rule_exclude=[...])
+    eng = Engine(rs, manager_name="wazuhd")
+    res = eng.process("Dec 1 10:00:00 host sshd[1]: ...", "/var/log/auth.log")
+    res.rule, res.decoder_name, res.alert, res.should_log, res.event.fields
+
+Speed comes from never trying most of the ruleset: top-level decoders are
+pre-selected by program name and by the first character their prematch can
+start with, children by their prematch's first character; a rule's children
+are pre-selected (and cached) by decoder name, program name and, where many
+children test one field, by that field's value; literals every match must
+contain are checked on the lower-cased log before any regex runs.
 """
 
 from __future__ import annotations
