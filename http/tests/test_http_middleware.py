@@ -211,13 +211,13 @@ def test_rate_limit_is_per_user(api_factory):
 
 
 def test_failed_logins_block_the_ip(api_factory):
-    daemon = api_factory(api="  access:\n    max_login_attempts: 3\n    block_time: 1\n")
+    daemon = api_factory(api="  access:\n    max_login_attempts: 3\n    block_time: 2\n")
     token = daemon.login()
     with daemon.client() as client:
         # Failures further apart than block_time do not add up.
         for _ in range(2):
             assert_problem(client.post("/security/user/authenticate", auth=("wazuh", "bad")), 401)
-        time.sleep(1.1)
+        time.sleep(2.1)
         assert_problem(client.post("/security/user/authenticate", auth=("wazuh", "bad")), 401)
         assert client.post("/security/user/authenticate", auth=("wazuh", "wazuh")).status_code == 200
     with client_from(daemon, "127.0.0.3") as client:
@@ -237,7 +237,7 @@ def test_failed_logins_block_the_ip(api_factory):
         assert_problem(client.post("/security/user/authenticate", auth=("wazuh", "wazuh")), 403, 6000)
     with daemon.client(token) as client:  # other IPs are unaffected
         assert client.get("/security/users/me").status_code == 200
-    time.sleep(1.1)
+    time.sleep(2.1)
     with client_from(daemon, "127.0.0.3", token) as client:  # block_time later: unblocked
         assert client.get("/security/users/me").status_code == 200
         assert client.post("/security/user/authenticate", auth=("wazuh", "wazuh")).status_code == 200
