@@ -278,29 +278,27 @@ def start(home: Home, *, daemonize: bool = False, banner=print) -> int:
 
 
 async def _main(ctx: Context, shutdown_timeout: float, banner) -> None:
+    stop = trio.Event()
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_watch_signals, nursery.cancel_scope, shutdown_timeout)
+            nursery.start_soon(_watch_signals, stop, shutdown_timeout)
             nursery.start_soon(_rotate_logs_at_midnight)
             ctx.plugins.call_each("wazuhd_startup", ctx=ctx)
-            await nursery.start(_serve, ctx)
-            ctx.state = "running"
-            log.info("wazuhd %s started (pid %d) on %s with plugins: %s", wazuhd.__version__,
-                     os.getpid(), ctx.home.root, ", ".join(ctx.plugins.loaded()))
-            banner(render_banner(ctx))
+            await _serve(ctx, stop, shutdown_timeout, banner)
+            nursery.cancel_scope.cancel()
     finally:
         ctx.plugins.call_each("wazuhd_shutdown", ctx=ctx)
 
 
-async def _watch_signals(cancel_scope: trio.CancelScope, shutdown_timeout: float) -> None:
+async def _watch_signals(stop: trio.Event, shutdown_timeout: float) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
-            if cancel_scope.cancel_called:
+            if stop.is_set():
                 log.error("second %s: exiting now", signal.Signals(signum).name)
                 os._exit(1)
             log.info("%s received: stopping", signal.Signals(signum).name)
             _arm_watchdog(shutdown_timeout)
-            cancel_scope.cancel()
+            stop.set()
 
 
 async def _rotate_logs_at_midnight() -> None:
@@ -322,21 +320,33 @@ def _arm_watchdog(timeout: float) -> None:
     timer.start()
 
 
-async def _serve(ctx: Context, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def _serve(ctx: Context, stop: trio.Event, shutdown_timeout: float, banner) -> None:
+    """Run until ``stop``, then stop in order: inputs and services first, then let the
+    consumer drain what is already queued (within most of the shutdown deadline)."""
     socket_cfg = ctx.config["sockets"]
     send_events, receive_events = trio.open_memory_channel(ctx.config["queue"]["size"])
     ctx.events = send_events
-    async with trio.open_nursery() as nursery:
-        await nursery.start(_consume_events, ctx, receive_events)
-        await nursery.start(lambda task_status: serve_event_queue(
-            ctx.home.socket(QUEUE_SOCKET), send_events.clone(), max_size=socket_cfg["max_frame"],
-            stats=ctx.queue_stats, task_status=task_status))
-        for name, sock in _build_sockets(ctx).items():
-            ctx.sockets[name] = sock
-            await nursery.start(lambda task_status, sock=sock: sock.serve(task_status=task_status))
-        for plugin, service in ctx.plugins.collect("wazuhd_services", ctx=ctx):
-            await nursery.start(_supervise, ctx, plugin, service)
-        task_status.started()
+    async with trio.open_nursery() as pipeline:
+        await pipeline.start(_consume_events, ctx, receive_events)
+        async with send_events, trio.open_nursery() as inputs:
+            await inputs.start(lambda task_status: serve_event_queue(
+                ctx.home.socket(QUEUE_SOCKET), send_events.clone(),
+                max_size=socket_cfg["max_frame"], stats=ctx.queue_stats, task_status=task_status))
+            for name, sock in _build_sockets(ctx).items():
+                ctx.sockets[name] = sock
+                await inputs.start(lambda task_status, sock=sock: sock.serve(task_status=task_status))
+            for plugin, service in ctx.plugins.collect("wazuhd_services", ctx=ctx):
+                await inputs.start(_supervise, ctx, plugin, service)
+            ctx.state = "running"
+            log.info("wazuhd %s started (pid %d) on %s with plugins: %s", wazuhd.__version__,
+                     os.getpid(), ctx.home.root, ", ".join(ctx.plugins.loaded()))
+            banner(render_banner(ctx))
+            await stop.wait()
+            ctx.state = "stopping"
+            inputs.cancel_scope.cancel()
+        # Every input has closed its clone of the channel: the consumer ends once it has
+        # analysed what was queued, unless that takes too long.
+        pipeline.cancel_scope.deadline = trio.current_time() + shutdown_timeout * 0.6
 
 
 async def _consume_events(ctx: Context, receive_events: trio.MemoryReceiveChannel, *,
