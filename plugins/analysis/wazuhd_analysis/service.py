@@ -26,22 +26,43 @@ BATCH = 512
 STARTER_RULESET = Path(str(resources.files("wazuhd_analysis").joinpath("ruleset")))
 
 
+#: The user directories (Wazuh's etc/decoders, etc/rules, etc/lists): where files uploaded
+#: through the API go; config key -> default, relative to etc/.
+USER_DIRS = {"user_decoder_dir": "decoders", "user_rule_dir": "rules", "user_list_dir": "lists"}
+
+
+def user_dirs(section: dict, home_etc: Path) -> dict[str, Path]:
+    """``{"decoders": Path, "rules": Path, "lists": Path}``: the user directories of the config."""
+    out = {}
+    for key, default in USER_DIRS.items():
+        value = Path(section.get(key) or default)
+        out[default] = value if value.is_absolute() else home_etc / value
+    return out
+
+
 def ruleset_config(section: dict, home_etc: Path) -> RulesetConfig:
     """ossec.conf's <ruleset> names -> the engine's config; relative paths are under etc/.
 
     The starter ruleset's decoders and rules come after the configured directories,
     so a loaded Wazuh ruleset decodes and matches first; its template rule comes
     before them, so rules of a local directory always have a root to hang from.
+    The user directories (etc/decoders, etc/rules, etc/lists, when they exist) load
+    after the configured ones, as Wazuh loads etc/ after ruleset/.
     """
     def resolve(paths):
         return [str(p if Path(p).is_absolute() else home_etc / p) for p in paths]
 
     decoder_dirs, rule_dirs = resolve(section["decoder_dirs"]), resolve(section["rule_dirs"])
+    lists = resolve(section["list_files"])
+    users = user_dirs(section, home_etc)
+    for kind, target in (("decoders", decoder_dirs), ("rules", rule_dirs), ("lists", lists)):
+        path = str(users[kind])
+        if os.path.isdir(path) and path not in target:
+            target.append(path)
     if section["builtin"]:
         rule_dirs.insert(0, str(STARTER_RULESET / "templates"))
         decoder_dirs.append(str(STARTER_RULESET / "decoders"))
         rule_dirs.append(str(STARTER_RULESET / "rules"))
-    lists = resolve(section["list_files"])
     return RulesetConfig(decoder_dirs=decoder_dirs, rule_dirs=rule_dirs,
                          list_files=[p for p in lists if not os.path.isdir(p)],
                          list_dirs=[p for p in lists if os.path.isdir(p)],
@@ -53,7 +74,12 @@ class AnalysisService:
     def __init__(self, ctx):
         self.ctx = ctx
         config = ctx.config["analysis"]
+        self.user_dirs = user_dirs(config["ruleset"], ctx.home.etc)
+        for directory in self.user_dirs.values():
+            directory.mkdir(parents=True, exist_ok=True)
         self.config = ruleset_config(config["ruleset"], ctx.home.etc)
+        #: Held while files of the user directories change and while a reload runs.
+        self.lock = trio.Lock()
         alerts = config["alerts"]
         self.writer = AlertWriter(ctx.home.logs, log_alert_level=alerts["log_alert_level"],
                                   formats=alerts["formats"], archives=config["archives"]["enabled"],
@@ -69,10 +95,11 @@ class AnalysisService:
                 "decoder_files": len(ruleset.sources["decoders"]) if ruleset else 0,
                 "rule_files": len(ruleset.sources["rules"]) if ruleset else 0}
 
-    async def load(self) -> Ruleset:
-        """Load the configured ruleset off the loop; raises WazuhError naming the problem."""
+    async def load(self, config: RulesetConfig | None = None) -> Ruleset:
+        """Load the configured ruleset (or ``config``) off the loop; raises WazuhError
+        1201 naming the file, line and rule or decoder on a problem."""
         try:
-            ruleset = await trio.to_thread.run_sync(Ruleset.load, self.config)
+            ruleset = await trio.to_thread.run_sync(Ruleset.load, config or self.config)
         except RulesetError as exc:
             raise WazuhError(1201, str(exc)) from exc
         return ruleset
@@ -84,11 +111,16 @@ class AnalysisService:
         except WazuhError:
             self.counters["reload_failures"] += 1
             raise
+        self.swap(ruleset)
+        return ruleset
+
+    def swap(self, ruleset: Ruleset) -> None:
+        """Put a loaded ruleset in service: the consumer takes it for its next batch
+        (the batch being analysed finishes with the old one, so no event is lost)."""
         self.ruleset, self.engine = ruleset, Engine(ruleset)
         self.counters["reloads"] += 1
         log.info("ruleset reloaded: %d decoder files, %d rule files",
                  len(ruleset.sources["decoders"]), len(ruleset.sources["rules"]))
-        return ruleset
 
     async def consume(self, receive_channel: trio.MemoryReceiveChannel, *,
                       task_status=trio.TASK_STATUS_IGNORED) -> None:
