@@ -304,36 +304,55 @@ class QueueStats:
 
 async def serve_event_queue(path: Path, send_channel: trio.MemorySendChannel, *,
                             max_size: int = DEFAULT_MAX_FRAME, stats: QueueStats,
+                            drain_timeout: float = 2.0,
                             task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Receive ``<q>:<location>:<message>`` datagrams into the event channel.
 
     Waiting on a full channel is the backpressure: while the consumer is
     behind, datagrams wait in the kernel buffer and senders block, instead of
-    being dropped here.
+    being dropped here. When cancelled (shutdown), the socket file goes away
+    first so no new event can arrive, then what the kernel already holds is
+    read into the channel (for at most ``drain_timeout`` seconds): an event
+    whose send succeeded is never lost to a stop.
     """
     sock = await bind_unix(path, stdlib_socket.SOCK_DGRAM)
     try:
         sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_RCVBUF, 4 << 20)
         task_status.started(path)
         async with send_channel:
-            while True:
-                datagram = await sock.recv(max_size + 1)
-                if len(datagram) > max_size:
-                    stats.oversized += 1
-                    log.warning("queue: dropped an event longer than %d bytes (sockets.max_frame)",
-                                max_size)
-                    continue
-                try:
-                    event = parse_event(datagram)
-                except EventFormatError as exc:
-                    stats.invalid += 1
-                    log.warning("queue: dropped a malformed event: %s: %.80r", exc, datagram)
-                    continue
-                stats.received += 1
-                await send_channel.send(event)
+            try:
+                while True:
+                    await _forward(await sock.recv(max_size + 1), send_channel, max_size, stats)
+            except trio.Cancelled:
+                with trio.CancelScope(shield=True), trio.move_on_after(drain_timeout):
+                    unlink_quietly(path)
+                    while True:
+                        with trio.move_on_after(0.05) as idle:
+                            datagram = await sock.recv(max_size + 1)
+                        if idle.cancelled_caught:
+                            break
+                        await _forward(datagram, send_channel, max_size, stats)
+                raise
     finally:
         sock.close()
         unlink_quietly(path)
+
+
+async def _forward(datagram: bytes, send_channel: trio.MemorySendChannel, max_size: int,
+                   stats: QueueStats) -> None:
+    """Check one datagram and hand its event to the channel (waiting while it is full)."""
+    if len(datagram) > max_size:
+        stats.oversized += 1
+        log.warning("queue: dropped an event longer than %d bytes (sockets.max_frame)", max_size)
+        return
+    try:
+        event = parse_event(datagram)
+    except EventFormatError as exc:
+        stats.invalid += 1
+        log.warning("queue: dropped a malformed event: %s: %.80r", exc, datagram)
+        return
+    stats.received += 1
+    await send_channel.send(event)
 
 
 # -- clients ---------------------------------------------------------------------
