@@ -33,7 +33,7 @@ class Decoder:
         "prematch", "prematch_offset", "regex", "regex_offset", "order", "fts",
         "ftscomment", "accumulate", "plugin", "plugin_name", "plugin_offset",
         "json_null_field", "json_array_structure", "file", "line", "children",
-        "get_next", "use_own_name", "index", "type_set", "_heads", "pm_lits",
+        "get_next", "use_own_name", "index", "type_set", "_heads", "pm_lits", "rx_lits",
     )
 
     def __init__(self, name: str, file: str, line: int):
@@ -65,6 +65,7 @@ class Decoder:
         self.index = 0
         self._heads: dict = {}
         self.pm_lits = None  # literals a one-alternative prematch needs (lower-case)
+        self.rx_lits = None  # same for the regex
 
     def __repr__(self) -> str:
         return f"<Decoder {self.own_name!r} {os.path.basename(self.file)}:{self.line}>"
@@ -260,6 +261,10 @@ class DecoderSet:
             d.pm_lits = None
             if pre is not None and len(pre) == 1 and pre[0][1]:
                 d.pm_lits = tuple(pre[0][1])
+            pre = getattr(d.regex, "pre", None)
+            d.rx_lits = None
+            if pre is not None and len(pre) == 1 and pre[0][1]:
+                d.rx_lits = tuple(pre[0][1])
         self._nopname = [d for d in self.top if d.program_name is None]
         self._with_pname = [d for d in self.top if d.program_name is not None]
         self._pname_cache.clear()
@@ -356,8 +361,18 @@ class DecoderSet:
                 continue
             if k.prematch is not None:
                 base = pmatch if k.prematch_offset == "after_parent" else 0
-                if low is not None and not k.prematch.possible(low, base):
-                    continue
+                if low is not None:
+                    lits = k.pm_lits
+                    if lits is not None:
+                        miss = False
+                        for lit in lits:
+                            if lit not in low:
+                                miss = True
+                                break
+                        if miss:
+                            continue
+                    elif not k.prematch.possible(low, base):
+                        continue
                 r = k.prematch.execute(log[base:] if base else log)
                 if r is not None:
                     chosen = k
@@ -390,9 +405,17 @@ class DecoderSet:
                 off = cmatch if regex_prev is None else regex_prev
             else:
                 off = 0
-            if low is not None and not k.regex.possible(low, off):
-                r = None
-            else:
+            r = None
+            lits = k.rx_lits
+            if low is None:
+                r = k.regex.execute(log[off:] if off else log)
+            elif lits is not None:
+                for lit in lits:
+                    if lit not in low:
+                        break
+                else:
+                    r = k.regex.execute(log[off:] if off else log)
+            elif k.regex.possible(low, off):
                 r = k.regex.execute(log[off:] if off else log)
             if r is None:
                 if k.get_next and i + 1 < n:
