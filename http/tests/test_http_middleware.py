@@ -210,6 +210,15 @@ def test_rate_limit_is_per_user(api_factory):
         assert client.get("/security/users/me").status_code == 200
 
 
+def test_bad_tokens_count_against_the_callers_ip(api_factory):
+    daemon = api_factory(api="  access:\n    max_request_per_minute: 3\n")
+    with daemon.client("not-a-token") as client:
+        statuses = [client.get("/security/users/me").status_code for _ in range(3)]
+        limited = client.get("/security/users/me")
+    assert statuses == [401] * 3
+    assert_problem(limited, 429, 6001)
+
+
 def test_failed_logins_block_the_ip(api_factory):
     daemon = api_factory(api="  access:\n    max_login_attempts: 3\n    block_time: 2\n")
     token = daemon.login()

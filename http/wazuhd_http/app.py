@@ -226,7 +226,14 @@ def _make_view(runtime: ApiRuntime, route: Route, operation: Operation):
             if runtime.login_guard.blocked(ip):
                 raise WazuhPermissionError(6000)
             if route.auth == "jwt":
-                user = await runtime.authenticate_bearer(request.headers.get("Authorization"))
+                try:
+                    user = await runtime.authenticate_bearer(request.headers.get("Authorization"))
+                except Unauthorized:
+                    # Bad tokens count against the caller's IP, so a flood of them is limited too.
+                    wait = runtime.rate_limiter.check(f"ip:{ip}")
+                    if wait is not None:
+                        raise WazuhTooManyRequests(6001, extra_remediation=f"Retry in {wait:.0f} s")
+                    raise
             wait = runtime.rate_limiter.check(user.username if user else f"ip:{ip}")
             if wait is not None:
                 raise WazuhTooManyRequests(6001, extra_remediation=f"Retry in {wait:.0f} s")
