@@ -33,7 +33,7 @@ from .decoders import DecoderSet
 from .errors import RulesetError
 from .event import Event, predecode
 from .lists import ListRegistry
-from .rules import CompiledCondition, Condition, IPCondition, Rule, RuleSet
+from .rules import CompiledCondition, Condition, Rule, RuleSet
 
 __all__ = ["Ruleset", "Engine", "Result", "RulesetConfig"]
 
