@@ -107,7 +107,10 @@ class Database:
         return await trio.to_thread.run_sync(self.write_sync, work, limiter=self._limiter)
 
     async def read(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        return await trio.to_thread.run_sync(self.read_sync, work, limiter=self._limiter)
+        # A cancelled read (e.g. an API request past its timeout) answers at once; the
+        # thread finishes on its own and returns its connection to the pool.
+        return await trio.to_thread.run_sync(self.read_sync, work, limiter=self._limiter,
+                                             abandon_on_cancel=True)
 
     async def execute(self, sql: str, params: Sequence | dict = ()) -> int:
         return await trio.to_thread.run_sync(self.execute_sync, sql, params,
@@ -115,7 +118,7 @@ class Database:
 
     async def fetchall(self, sql: str, params: Sequence | dict = ()) -> list[dict]:
         return await trio.to_thread.run_sync(self.fetchall_sync, sql, params,
-                                             limiter=self._limiter)
+                                             limiter=self._limiter, abandon_on_cancel=True)
 
     async def fetchone(self, sql: str, params: Sequence | dict = ()) -> dict | None:
         rows = await self.fetchall(sql, params)
