@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 
 import pytest
 
 from wazuhd.sockets import SocketClient, SocketReplyError, send_event
-from wazuhd.testing import DaemonProcess, wazuhd_command
+from wazuhd.testing import DaemonProcess, free_port, wazuhd_command
 
 FAILED = "Nov 26 16:21:11 web01 sshd[311]: Failed password for root from 203.0.113.9 port 2222 ssh2"
 INVALID = "Nov 26 16:21:11 web01 sshd[311]: Invalid user bob from 203.0.113.9 port 4444"
@@ -152,3 +153,28 @@ def test_events_queued_at_shutdown_are_analysed_before_exit(daemon):
     assert code == 0, err
     assert seconds < 5
     assert len(alerts(daemon.home)) == sent
+
+
+@pytest.mark.skipif(shutil.which("logger") is None, reason="logger (util-linux) is not installed")
+def test_syslog_and_tailed_file_inputs_feed_analysis(tmp_path):
+    port = free_port()
+    auth_log = tmp_path / "auth.log"
+    auth_log.write_text("")
+    config = HOST_ONLY + (
+        f"syslog:\n  enabled: true\n  listeners:\n    - {{protocol: tcp, bind: 127.0.0.1, "
+        f"port: {port}}}\n"
+        f"localfile:\n  files:\n    - {{location: {auth_log}, log_format: syslog}}\n")
+    daemon = DaemonProcess(tmp_path / "home", config=config).start()
+    try:
+        subprocess.run(["logger", "--server", "127.0.0.1", "--port", str(port), "--tcp",
+                        "--rfc3164", "--tag", "sshd[99]",
+                        "Invalid user mallory from 192.0.2.77 port 5555"], check=True, timeout=10)
+        with auth_log.open("a") as out:
+            out.write(FAILED + "\n")
+        assert wait_for(lambda: len(alerts(daemon.home)) == 2)
+        by_rule = {a["rule"]["id"]: a for a in alerts(daemon.home)}
+        assert by_rule["190102"]["location"] == "127.0.0.1"
+        assert by_rule["190102"]["data"]["srcip"] == "192.0.2.77"
+        assert by_rule["190101"]["location"] == str(auth_log)
+    finally:
+        daemon.kill()

@@ -11,7 +11,7 @@ from wazuhd.cli import CliCommand
 from wazuhd.config import ConfigSection
 from wazuhd.rbac import RbacAction
 from wazuhd.sockets import SocketCommand
-from wazuhd_analysis import cli
+from wazuhd_analysis import cli, inputs
 from wazuhd_analysis.catalog import Catalog
 from wazuhd_analysis.ingest import RateLimit
 from wazuhd_analysis.logtest import LogtestSessions
@@ -65,7 +65,18 @@ SECTION = ConfigSection("analysis", description="Decoders, rules, alerts (ossec.
 
 @hookimpl
 def wazuhd_config_schema():
-    return SECTION
+    return [SECTION, *(ConfigSection(name, schema, description=f"Event input: {name}.")
+                       for name, schema in inputs.CONFIG_SCHEMAS.items())]
+
+
+@hookimpl
+def wazuhd_db_migrations():
+    return inputs.MIGRATIONS
+
+
+@hookimpl
+def wazuhd_services(ctx):
+    return inputs.services(ctx)
 
 
 @hookimpl
