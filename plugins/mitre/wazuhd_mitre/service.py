@@ -42,7 +42,8 @@ class MitreRuntime:
             self.import_id = import_id
             self.enricher.update(techniques)
             self.counters["reloads"] += 1
-            log.info("MITRE ATT&CK data loaded: %d technique ids", len(techniques))
+            if techniques:
+                log.info("MITRE ATT&CK data loaded: %d technique ids", len(techniques))
         if import_id is not None:
             self.ready.set()
 
