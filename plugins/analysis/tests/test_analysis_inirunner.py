@@ -61,3 +61,17 @@ def test_parse_ini_keeps_duplicates_in_order(tmp_path):
     ini.write_text("[s]\nlog 1 pass = a\nlog 2 pass = b\nlog 1 pass = c\nrule = 1\nalert = 2\ndecoder = d\n")
     cases = parse_ini(str(ini))
     assert [(c.key, c.lines) for c in cases] == [("log 1 pass", ["a", "c"]), ("log 2 pass", ["b"])]
+
+
+def test_dirs_may_be_globs(tmp_path):
+    setup(tmp_path)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "x_decoders.xml").write_text(DEC.replace('name="app"', 'name="app2"').replace("^app$", "^app2$"))
+    (mixed / "x_rules.xml").write_text('<group name="a2,"><rule id="100710" level="4"><decoded_as>app2</decoded_as>'
+                                       "<description>app2</description></rule></group>")
+    ini = tmp_path / "a2.ini"
+    ini.write_text("[a2]\nlog 1 pass = Dec 1 10:00:00 h app2: hi\nrule = 100710\nalert = 4\ndecoder = app2\n")
+    args = ["--decoder-dir", str(tmp_path / "d"), "--decoder-dir", str(mixed / "*_decoders.xml"),
+            "--rule-dir", str(tmp_path / "r"), "--rule-dir", str(mixed / "*_rules.xml"), str(ini)]
+    assert cli(args, io.StringIO()) == 0

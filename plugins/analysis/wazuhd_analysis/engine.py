@@ -69,6 +69,13 @@ def _xml_files(dirs: list[str], files: list[str], exclude: list[str]) -> list[st
     out: list[str] = []
     excl = set(exclude)
     for d in dirs:
+        if any(ch in d for ch in "*?["):
+            # a glob selects files, like ossec.conf's <decoder_dir pattern=...>
+            for p in sorted(glob.glob(d)):
+                name = os.path.basename(p)
+                if os.path.isfile(p) and name not in excl and p not in excl:
+                    out.append(p)
+            continue
         if not os.path.isdir(d):
             raise RulesetError("directory does not exist", file=d)
         for name in sorted(os.listdir(d)):
