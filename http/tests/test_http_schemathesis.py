@@ -48,6 +48,8 @@ schemathesis.openapi.format("numbers", st.from_regex(r"\A[0-9]{1,3}\Z"))
 schemathesis.openapi.format("numbers_or_all",
                             st.from_regex(r"\A[0-9]{1,3}\Z") | st.just("all"))
 schemathesis.openapi.format("names", st.from_regex(r"\A[A-Za-z0-9_.\-]{4,20}\Z"))
+schemathesis.openapi.format("sort", st.from_regex(r"\A[+-]?id\Z"))  # every kind has an id
+schemathesis.openapi.format("search", st.from_regex(r"\A-?[A-Za-z0-9_.]{1,8}\Z"))
 schemathesis.openapi.format("password", st.from_regex(r"\A[A-Za-z0-9]{4,12}\Z").map(
     lambda text: f"Wz{text}9!"))  # passes the password policy, so users get created
 

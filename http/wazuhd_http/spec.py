@@ -109,6 +109,9 @@ FORMATS = {
     "numbers_or_all": r"^(\d+|all)$",
     "wazuh_key": r"^[a-zA-Z0-9+/=]*$",
     "group_names": r"^[\w.\-]+$",
+    # as Wazuh's api/validator.py
+    "search": r"^[^;|&^*>]+$",
+    "sort": r"^[\w_\-,\s+.]+$",
 }
 FORMAT_CHECKER = jsonschema.FormatChecker()
 for _name, _pattern in FORMATS.items():
