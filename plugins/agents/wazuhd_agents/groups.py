@@ -27,7 +27,7 @@ from wazuhd.results import AffectedItemsResult, WazuhResult
 from wazuhd.routes import ApiResponse
 
 from wazuhd_agents.db import Registry, agent_id
-from wazuhd_agents.registry import _missing, agent_groups, get_agents, scope
+from wazuhd_agents.registry import _missing, agent_groups, get_agents, require_some, scope
 
 GROUP_RE = re.compile(r"^[\w.\-]+$", re.ASCII)
 GROUP_MAX = 128
@@ -211,6 +211,7 @@ async def get_groups(rbac, group_list=None, *, registry: Registry, rbac_filters=
             result.add_failed_item(name, error_for(1710))
     counts = {r["name"]: r["count"] for r in await registry.db.fetchall(
         "SELECT g.name, (SELECT COUNT(*) FROM belongs b WHERE b.grp = g.name) AS count FROM grp g")}
+    require_some(rbac_filters, "group_list")
     visible = rbac_filters.get("group_list") if rbac_filters else None
     algorithm = hash_algorithm or "md5"
     rows = []
@@ -245,6 +246,7 @@ async def delete_groups(rbac, group_list=None, *, registry: Registry, rbac_filte
                                  some_msg="Some groups were not deleted",
                                  none_msg="No group was deleted")
     if group_list is None:
+        require_some(rbac_filters, "group_list")
         names = [r["name"] for r in await registry.db.fetchall("SELECT name FROM grp ORDER BY name")]
         visible = rbac_filters.get("group_list") if rbac_filters else None
         group_list = [n for n in names if visible is None or visible.matches([f"group:id:{n}"])]

@@ -133,7 +133,13 @@ def import_client_keys(registry: Registry, text: str, *, node_name: str = "node0
 # -- the API operation --------------------------------------------------------------------
 
 
-@expose_resources(actions=["agent:read"], resources=["agent:id:{agent_list}"])
+async def _agent_groups(ids, arguments):
+    from wazuhd_agents.registry import agent_groups
+    return await agent_groups(ids, arguments)
+
+
+@expose_resources(actions=["agent:read"], resources=["agent:id:{agent_list}"],
+                  related={"agent_list": _agent_groups})
 async def get_agents_keys(rbac, agent_list: list[str], *, registry: Registry) -> AffectedItemsResult:
     """``GET /agents/{agent_id}/key``: each agent's base64 key line (000 has none: 1703)."""
     result = AffectedItemsResult(all_msg="Obtained keys for all selected agents",

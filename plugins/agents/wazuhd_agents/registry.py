@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 
-from wazuhd.errors import WazuhError, error_for
+from wazuhd.errors import WazuhError, WazuhPermissionError, error_for
 from wazuhd.query import Query, apply, run_sql, to_sql
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult, WazuhResult
@@ -135,10 +135,18 @@ def scope(agent_list, rbac_filters, filters=None, *, extra: Sequence[str] = (),
         clauses.insert(0, sql)
         params = ids + params
     elif rbac_filters and "agent_list" in rbac_filters:
+        require_some(rbac_filters, "agent_list")
         sql, rbac_params = rbac_filters["agent_list"].sql(RBAC_COLUMNS)
         clauses.insert(0, sql)
         params = rbac_params + params
     return " AND ".join(f"({c})" for c in clauses) or "1", params
+
+
+def require_some(rbac_filters, param: str) -> None:
+    """A list operation the caller may see nothing of is refused (4000), as Wazuh does."""
+    found = (rbac_filters or {}).get(param)
+    if found is not None and found.allows_nothing:
+        raise WazuhPermissionError(4000, f"Resource type: {found.resource_type}")
 
 
 async def agent_groups(ids: list, arguments: Mapping) -> dict:
@@ -255,14 +263,14 @@ async def get_distinct_agents(rbac, agent_list=None, *, registry: Registry, rbac
     return result
 
 
-@expose_resources(actions=["agent:read"], resources=["agent:id:*"])
-async def _visible(rbac, *, rbac_filters) -> tuple[str, list]:
+@expose_resources(actions=["agent:read"], resources=["agent:id:{agent_list}"])
+async def _visible(rbac, agent_list=None, *, rbac_filters=None) -> tuple[str, list]:
     return scope(None, rbac_filters)
 
 
 async def visible_where(rbac) -> tuple[str, list]:
     """The WHERE selecting the agents the caller may read (summaries, counts)."""
-    return await _visible(rbac, rbac_filters={})
+    return await _visible(rbac, None)
 
 
 async def get_agents_summary_status(rbac, *, registry: Registry) -> WazuhResult:

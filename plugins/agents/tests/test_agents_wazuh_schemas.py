@@ -1,0 +1,204 @@
+"""Every response of the agents plugin's paths validates against Wazuh 4.x's response schema
+for that path, method and status (``../shared/wazuh-api/spec.yaml``; ``$ref``s resolved,
+OpenAPI ``nullable`` honoured). Error bodies (``application/problem+json``) are validated
+against the ``application/json`` schema Wazuh declares; a status Wazuh does not declare for
+an operation is reported as undocumented, not failed.
+"""
+
+from __future__ import annotations
+
+import httpx
+import jsonschema
+import pytest
+import referencing
+import referencing.jsonschema
+import yaml
+
+from agents_helpers import WAZUH_SPEC, AgentsDaemon, Api
+
+pytestmark = pytest.mark.skipif(not WAZUH_SPEC.exists(), reason=f"Wazuh's spec is absent ({WAZUH_SPEC})")
+
+URI = "urn:wazuh-spec"
+OURS = ("/agents", "/groups", "/overview/agents", "/tasks/status")
+
+
+def openapi_to_jsonschema(node):
+    if isinstance(node, list):
+        return [openapi_to_jsonschema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: openapi_to_jsonschema(v) for k, v in node.items() if k not in ("nullable", "example", "examples")}
+    if node.get("nullable") is True and "$ref" not in node:
+        if "enum" in out and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+        if "type" in out:
+            kinds = out["type"] if isinstance(out["type"], list) else [out["type"]]
+            out["type"] = [*kinds, "null"]
+        else:
+            out = {"anyOf": [{"type": "null"}, out]}
+    return out
+
+
+class Wazuh:
+    def __init__(self, spec: dict):
+        self.spec = spec
+        resource = referencing.Resource.from_contents(openapi_to_jsonschema(spec),
+                                                      default_specification=referencing.jsonschema.DRAFT4)
+        self.registry = referencing.Registry().with_resource(URI, resource)
+
+    def at(self, parts):
+        node = self.spec
+        for part in parts:
+            node = node[part]
+        return node
+
+    def check(self, path: str, method: str, reply: httpx.Response) -> str:
+        responses = self.spec["paths"][path][method]["responses"]
+        key = str(reply.status_code) if str(reply.status_code) in responses else (
+            "default" if "default" in responses else None)
+        if key is None:
+            return "undocumented"
+        parts = ["paths", path, method, "responses", key]
+        node = responses[key]
+        while "$ref" in node:
+            parts = [p.replace("~1", "/").replace("~0", "~") for p in node["$ref"][2:].split("/")]
+            node = self.at(parts)
+        media = reply.headers.get("content-type", "").split(";")[0].strip()
+        lookup = "application/json" if media == "application/problem+json" else media
+        content = node.get("content") or {}
+        assert lookup in content, f"{method.upper()} {path} -> {reply.status_code}: {media} not declared"
+        if "schema" not in content[lookup]:
+            return "ok"
+        pointer = "/".join(p.replace("~", "~0").replace("/", "~1") for p in [*parts, "content", lookup, "schema"])
+        validator = jsonschema.Draft4Validator({"$ref": f"{URI}#/{pointer}"}, registry=self.registry)
+        body = reply.json() if "json" in lookup else reply.text
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+        assert not errors, (f"{method.upper()} {path} -> {reply.status_code} does not validate:\n"
+                            + "\n".join(errors[:8]) + f"\n{reply.text[:600]}")
+        return "ok"
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    daemon = AgentsDaemon(tmp_path_factory.mktemp("agents-schemas") / "home").start()
+    yield daemon
+    daemon.terminate()
+
+
+@pytest.fixture(scope="module")
+def api(daemon):
+    return Api(daemon)
+
+
+@pytest.fixture(scope="module")
+def wazuh():
+    return Wazuh(yaml.safe_load(WAZUH_SPEC.read_text()))
+
+
+@pytest.fixture(scope="module")
+def world(api, daemon):
+    """Agents (one active), a group with members, a queued task."""
+    ids = {}
+    for name, ip in (("sch-web1", "10.1.0.1"), ("sch-web2", "10.1.0.2"), ("sch-db1", "any"), ("sch-spare", "any")):
+        ids[name] = api.ok(api.post("/agents", json={"name": name, "ip": ip}))["data"]["id"]
+    daemon.request("agents", "keepalive", {"id": ids["sch-web1"], "version": "Wazuh v4.7.0",
+                                           "os": {"platform": "ubuntu", "name": "Ubuntu", "version": "22.04"}})
+    api.ok(api.post("/groups", json={"group_id": "schweb"}))
+    api.ok(api.put("/agents/group", params={"group_id": "schweb",
+                                            "agents_list": f"{ids['sch-web1']},{ids['sch-web2']}"}))
+    api.ok(api.put("/agents/restart", params={"agents_list": ids["sch-web1"]}))
+    return ids
+
+
+def scenarios(api: Api, ids: dict, daemon: AgentsDaemon):
+    web1, web2, db1 = ids["sch-web1"], ids["sch-web2"], ids["sch-db1"]
+    nobody = daemon.client()  # no token: 401
+    reader = api.user_with_policy(["agent:read"], ["agent:group:schweb"])
+    return {
+        ("/agents", "get"): [api.get("/agents"), api.get("/agents", params={"select": "name,os.platform", "q": "status=active"}),
+                             api.get("/agents", params={"agents_list": f"{web1},999"}), api.get("/agents", params={"q": "bad field=1"}),
+                             api.get("/agents", params={"status": "sleeping"}), nobody.get("/agents")],
+        ("/agents", "post"): [api.post("/agents", json={"name": "sch-new1", "ip": "10.1.9.9"}),
+                              api.post("/agents", json={"name": "sch-new1"}), api.post("/agents", json={"name": "a b"})],
+        ("/agents", "delete"): [api.delete("/agents", params={"agents_list": f"{ids['sch-spare']},000,998", "status": "all", "older_than": "0s"}),
+                                api.delete("/agents", params={"agents_list": "all"})],
+        ("/agents/insert", "post"): [api.post("/agents/insert", json={"name": "sch-ins", "id": "500", "key": "a" * 64, "ip": "10.1.5.0/24"}),
+                                     api.post("/agents/insert", json={"name": "sch-ins2", "id": "500", "key": "b" * 64}),
+                                     api.post("/agents/insert", json={"name": "sch-ins3", "key": "short"})],
+        ("/agents/insert/quick", "post"): [api.post("/agents/insert/quick", params={"agent_name": "sch-quick"}),
+                                           api.post("/agents/insert/quick", params={"agent_name": "sch-quick"})],
+        ("/agents/{agent_id}/key", "get"): [api.get(f"/agents/{web1}/key"), api.get("/agents/000/key"), api.get("/agents/997/key")],
+        ("/agents/summary/status", "get"): [api.get("/agents/summary/status"), reader.get("/agents/summary/status")],
+        ("/agents/summary/os", "get"): [api.get("/agents/summary/os"), reader.get("/agents/summary/os")],
+        ("/agents/summary", "get"): [api.get("/agents/summary"), api.get("/agents/summary", params={"agents_list": web1})],
+        ("/agents/stats/distinct", "get"): [api.get("/agents/stats/distinct", params={"fields": "os.platform,status"}),
+                                            api.get("/agents/stats/distinct", params={"fields": "nope"})],
+        ("/agents/no_group", "get"): [api.get("/agents/no_group")],
+        ("/agents/outdated", "get"): [api.get("/agents/outdated"), api.get("/agents/outdated", params={"limit": "0"})],
+        ("/agents/group", "put"): [api.put("/agents/group", params={"group_id": "schweb", "agents_list": f"{db1},{web1},996"}),
+                                   api.put("/agents/group", params={"group_id": "nogroup", "agents_list": db1})],
+        ("/agents/group", "delete"): [api.delete("/agents/group", params={"group_id": "schweb", "agents_list": f"{db1},995"}),
+                                      api.delete("/agents/group", params={"group_id": "schweb"})],
+        ("/agents/{agent_id}/group/{group_id}", "put"): [api.put(f"/agents/{db1}/group/schweb"),
+                                                         api.put(f"/agents/{db1}/group/schweb"),
+                                                         api.put("/agents/994/group/schweb")],
+        ("/agents/{agent_id}/group/{group_id}", "delete"): [api.delete(f"/agents/{db1}/group/schweb"),
+                                                            api.delete(f"/agents/{db1}/group/default")],
+        ("/agents/{agent_id}/group", "delete"): [api.delete(f"/agents/{web2}/group", params={"groups_list": "schweb,nogroup"}),
+                                                 api.delete("/agents/000/group")],
+        ("/agents/{agent_id}/group/is_sync", "get"): [api.get(f"/agents/{web1}/group/is_sync"), api.get("/agents/993/group/is_sync")],
+        ("/agents/restart", "put"): [api.put("/agents/restart", params={"agents_list": f"{web1},{web2},000"}), api.put("/agents/restart")],
+        ("/agents/reconnect", "put"): [api.put("/agents/reconnect", params={"agents_list": web1}),
+                                       api.put("/agents/reconnect", params={"agents_list": "1"})],
+        ("/agents/{agent_id}/restart", "put"): [api.put(f"/agents/{web1}/restart"), api.put(f"/agents/{web2}/restart")],
+        ("/agents/group/{group_id}/restart", "put"): [api.put("/agents/group/schweb/restart"), api.put("/agents/group/nogroup/restart")],
+        ("/agents/node/{node_id}/restart", "put"): [api.put("/agents/node/node01/restart"), api.put("/agents/node/other/restart")],
+        ("/groups", "get"): [api.get("/groups"), api.get("/groups", params={"groups_list": "schweb,nogroup", "hash": "sha256"}),
+                             reader.get("/groups")],
+        ("/groups", "post"): [api.post("/groups", json={"group_id": "schnew"}), api.post("/groups", json={"group_id": "schnew"}),
+                              api.post("/groups", json={"group_id": "bad/name"})],
+        ("/groups", "delete"): [api.delete("/groups", params={"groups_list": "schnew,default,nogroup"}), api.delete("/groups")],
+        ("/groups/{group_id}/agents", "get"): [api.get("/groups/schweb/agents"), api.get("/groups/nogroup/agents"),
+                                               reader.get("/groups/schweb/agents")],
+        ("/groups/{group_id}/configuration", "get"): [api.get("/groups/schweb/configuration"), api.get("/groups/nogroup/configuration")],
+        ("/groups/{group_id}/configuration", "put"): [
+            api.put("/groups/schweb/configuration", content=b'<agent_config os="Linux"><localfile><location>/var/log/x</location>'
+                    b'<log_format>syslog</log_format></localfile></agent_config>', headers={"Content-Type": "application/xml"}),
+            api.put("/groups/schweb/configuration", content=b"<agent_config><oops></agent_config>",
+                    headers={"Content-Type": "application/xml"})],
+        ("/groups/{group_id}/files", "get"): [api.get("/groups/schweb/files"), api.get("/groups/nogroup/files")],
+        ("/groups/{group_id}/files/{file_name}", "get"): [api.get("/groups/schweb/files/agent.conf"),
+                                                          api.get("/groups/schweb/files/agent.conf", params={"raw": "true"}),
+                                                          api.get("/groups/schweb/files/missing.txt")],
+        ("/overview/agents", "get"): [api.get("/overview/agents"), reader.get("/overview/agents")],
+        ("/tasks/status", "get"): [api.get("/tasks/status"), api.get("/tasks/status", params={"status": "Pending", "agents_list": web1}),
+                                   reader.get("/tasks/status")],
+    }
+
+
+@pytest.fixture(scope="module")
+def replies(api, world, daemon):
+    return scenarios(api, world, daemon)
+
+
+def test_every_operation_we_serve_has_a_scenario(api, replies):
+    spec = yaml.safe_load(api.get("/api/spec.yaml").text)
+    ours = {(p, m) for p, item in spec["paths"].items() if p.startswith(OURS) for m in item
+            if m in ("get", "post", "put", "delete")}
+    assert ours == set(replies)
+
+
+def test_responses_validate_against_wazuh(wazuh, replies):
+    report, failures = [], []
+    for (path, method), answers in replies.items():
+        outcomes = []
+        for reply in answers:
+            assert reply.status_code < 500, f"{method.upper()} {reply.request.url}: {reply.text}"
+            try:
+                outcomes.append(f"{reply.status_code} {wazuh.check(path, method, reply)}")
+            except AssertionError as exc:
+                failures.append(str(exc))
+                outcomes.append(f"{reply.status_code} FAIL")
+        report.append(f"{method.upper():6} {path:42} {', '.join(outcomes)}")
+    print("\n".join(report))
+    assert not failures, "\n\n".join(failures)
