@@ -107,13 +107,20 @@ def build_alert(ev, rule, firedtimes: int, manager_name: str = "wazuhd") -> dict
 
 
 def build_data(ev) -> dict:
-    data: dict = {}
-    if ev.json is not None:
-        data.update(ev.json)
+    """The alert's ``data``: decoded fields, dotted names nested; for JSON
+    events the original structure (arrays stay arrays)."""
+    js = ev.json
+    if js is None:
+        data: dict = {}
+        for k, v in ev.fields.items():
+            if "." in k:
+                _nest(data, k, v)
+            elif k not in data:
+                data[k] = v
+        return data
+    data = dict(js)
     for k, v in ev.fields.items():
-        if ev.json is not None and "." in k and k.split(".", 1)[0] in ev.json:
-            continue
-        if ev.json is not None and k in ev.json:
+        if k in js or ("." in k and k.split(".", 1)[0] in js):
             continue
         _nest(data, k, v)
     return data
