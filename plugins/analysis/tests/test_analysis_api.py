@@ -31,6 +31,7 @@ WAZUH_SPEC = SHARED / "wazuh-api" / "spec.yaml"
 OCTET = {"Content-Type": "application/octet-stream"}
 PASSWORD = "Rul3s!Passw0rd"
 INVALID_USER = "Nov 26 16:21:11 web01 sshd[311]: Invalid user bob from 203.0.113.9 port 4444"
+EXCLUDED = "0145-wordpress_rules.xml"  # listed as disabled
 NEEDS_RULESET = pytest.mark.skipif(not (RULESET / "rules").is_dir(),
                                    reason=f"Wazuh's ruleset is absent ({RULESET})")
 
@@ -62,7 +63,8 @@ def full(tmp_path_factory):
     if not (RULESET / "rules").is_dir():
         pytest.skip(f"Wazuh's ruleset is absent ({RULESET})")
     extra = (f"analysis:\n  ruleset:\n    decoder_dirs: [{RULESET / 'decoders'}]\n"
-             f"    rule_dirs: [{RULESET / 'rules'}]\n    list_files: [{RULESET / 'lists'}]\n")
+             f"    rule_dirs: [{RULESET / 'rules'}]\n    list_files: [{RULESET / 'lists'}]\n"
+             f"    rule_exclude: [{EXCLUDED}]\n")
     daemon = Daemon(tmp_path_factory.mktemp("full") / "home", extra).start(timeout=60)
     with daemon.client(daemon.login()) as client:
         yield client
@@ -126,6 +128,16 @@ def test_rules_listing_matches_the_xml_files(full):
     assert total_files == len(list((RULESET / "rules").glob("*.xml"))) + 2  # starter: 2 files
     assert {"filename": "0095-sshd_rules.xml", "relative_dirname": str(RULESET / "rules"),
             "status": "enabled"} in files
+    # an excluded file is listed, disabled, with its rules
+    disabled, total = items(full, "/rules/files", status="disabled")
+    assert disabled == [{"filename": EXCLUDED, "relative_dirname": str(RULESET / "rules"),
+                         "status": "disabled"}]
+    rows, total = items(full, "/rules", status="disabled", limit=500)
+    assert total == len(re.findall(r"<rule\s+id=", strip_comments((RULESET / "rules" / EXCLUDED).read_text())))
+    assert {r["filename"] for r in rows} == {EXCLUDED}
+    _, enabled = items(full, "/rules", status="enabled", limit=1)
+    _, every = items(full, "/rules", limit=1)
+    assert enabled + total == every
     # one rule in Wazuh's shape
     (rule,), _ = items(full, "/rules", rule_ids="5710")
     assert rule["level"] == 5 and rule["filename"] == "0095-sshd_rules.xml"
@@ -226,6 +238,8 @@ def logtest(client: httpx.Client, event: str = INVALID_USER) -> dict:
 
 def test_put_rule_file_valid_then_invalid(api, starter_daemon):
     home = starter_daemon.home
+    # the user directories exist from the start, as Wazuh's etc/rules, etc/decoders, etc/lists
+    assert all((home / "etc" / kind).is_dir() for kind in ("rules", "decoders", "lists"))
     assert logtest(api)["rule"]["id"] == "190102"
     body = data(api.put("/rules/files/local_rules.xml", content=LOCAL_RULES, headers=OCTET))
     assert body["affected_items"] == ["etc/rules/local_rules.xml"], body
@@ -236,6 +250,10 @@ def test_put_rule_file_valid_then_invalid(api, starter_daemon):
     # an existing file needs overwrite=true
     reply = api.put("/rules/files/local_rules.xml", content=LOCAL_RULES, headers=OCTET)
     assert reply.json()["data"]["failed_items"][0]["error"]["code"] == 1905
+    reply = api.put("/rules/files/local_rules.xml", params={"overwrite": "true"},
+                    content=LOCAL_RULES.replace('level="9"', 'level="10"'), headers=OCTET)
+    assert data(reply)["total_affected_items"] == 1
+    assert logtest(api)["rule"]["level"] == 10
     # a file the engine refuses: error 1113 naming the line; nothing changes
     reply = api.put("/rules/files/bad_rules.xml", content=BAD_RULES, headers=OCTET)
     body = reply.json()
