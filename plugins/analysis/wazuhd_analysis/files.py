@@ -123,8 +123,9 @@ def _relocate(ruleset: Ruleset, copy: str, user: str) -> None:
 
     for key, paths in ruleset.sources.items():
         ruleset.sources[key] = [fix(p) for p in paths]
-    for item in [*ruleset.rules.order, *ruleset.decoders.decoders]:
-        item.file = fix(item.file)
+    for item in [*getattr(ruleset.rules, "order", ()), *getattr(ruleset.decoders, "decoders", ())]:
+        if isinstance(getattr(item, "file", None), str):
+            item.file = fix(item.file)
     for part in (ruleset.rules, ruleset.decoders):
         if isinstance(getattr(part, "warnings", None), list):
             part.warnings[:] = [w.replace(copy, user) for w in part.warnings]
