@@ -121,6 +121,9 @@ def predecode(ev: Event) -> None:
     when there is no header)."""
     msg = ev.full_log
     ev.predecoded = True
+    c = msg[:1]
+    if not (c.isalnum() or c == "<" or c == "["):
+        return  # JSON, XML-ish or empty: no header can start here
     m = _CLASSIC.match(msg)
     if m is None:
         _predecode_other(ev, msg)
