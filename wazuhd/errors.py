@@ -224,7 +224,7 @@ _CATALOG: dict[int, ErrorCode] = {
         4017: "The specified user-role relation already exists",
         4018: "Level cannot be a negative number",
         4019: ("Invalid resource specified", "Please, check the resources listed by `GET /security/resources`"),
-        4020: ("Invalid endpoint specified", "Valid endpoints are: "),
+        4020: ("Invalid endpoint specified", "Valid endpoints are"),
         4023: "The specified role-rule relation already exist",
         4025: "The specify relationship could not be removed",
         4500: ("The specified resources are invalid", "Please, make sure permissions are properly defined"),

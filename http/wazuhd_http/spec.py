@@ -109,9 +109,10 @@ FORMATS = {
     "numbers_or_all": r"^(\d+|all)$",
     "wazuh_key": r"^[a-zA-Z0-9+/=]*$",
     "group_names": r"^[\w.\-]+$",
-    # as Wazuh's api/validator.py
+    # search: free text without the characters Wazuh's API refuses in it (; | & ^ * >)
     "search": r"^[^;|&^*>]+$",
-    "sort": r"^[\w_\-,\s+.]+$",
+    # sort: field names (word characters, '.', '-') separated by ',', each with an optional sign
+    "sort": r"^[\w.\-,+\s]+$",
 }
 FORMAT_CHECKER = jsonschema.FormatChecker()
 for _name, _pattern in FORMATS.items():
