@@ -112,3 +112,56 @@ def test_literal_osmatch_agrees_with_substring_search(text):
 def test_w_plus_matches_every_word(word):
     assert OSRegex(r"^\w+$").search(word)
     assert not OSRegex(r"^\w+$").search(word + " ")
+
+
+# The speed-ups in the translation (possessive repeats where the next element
+# cannot start with a character of the class) must not change any result:
+# compare with a plain lazy translation on random texts.
+import re  # noqa: E402
+
+from wazuhd_analysis import osregex as _osr  # noqa: E402
+
+_SAMPLE_PATTERNS = [
+    r"^(\S+) (\S+) (\d+.\d+.\d+.\d+):(\d+)",
+    r"user (\w+) from (\S+) port (\d+)",
+    r'forwardedfor="(\.*)"|forwardedfor=(\.*)\s|forwardedfor=(\.*)$',
+    r"\p*\w+\s+\d*\s\d+:\d+:\d+:\s+%",
+    r"^\d+-\d+-\d+T\d+:\d+:\d+.\d+\p\d+ (\w) (\S+)\s+[(\w+)] (\.+)",
+    r"src=(\S+):(\d*):(\S*) dst=(\S+)",
+    r"(\w+)@(\S+)\s*\t(\d+)\p",
+    r"^(\.*)$",
+    r"a(\W+)b(\D*)c(\s*)d",
+]
+
+
+def _lazy_reference(alt):
+    anchored, toks = _osr._tokenize(alt)
+    out = [r"\A"] if anchored else []
+    for j, t in enumerate(toks):
+        if t[0] == "lit":
+            out.append(re.escape(t[1]))
+        elif t[0] == "open":
+            out.append("(")
+        elif t[0] == "close":
+            out.append(")")
+        elif t[0] == "end":
+            out.append(r"\Z")
+        else:
+            out.append(_osr._CLASSES[t[1]])
+            if t[2]:
+                rest = [x for x in toks[j + 1:] if x[0] != "close"]
+                out.append(t[2] if not rest or rest == [("end",)] else t[2] + "?")
+    return re.compile("".join(out), re.I | re.A)
+
+
+@given(st.text(alphabet="ab cd01:.-@_%[]\t\"=/T+x", max_size=60))
+def test_possessive_shortcuts_keep_lazy_results(text):
+    for pattern in _SAMPLE_PATTERNS:
+        refs = [_lazy_reference(a) for a in _osr._split_alternatives(pattern)]
+        want = None
+        for rx in refs:
+            m = rx.search(text)
+            if m:
+                want = (m.end(), m.groups())
+                break
+        assert OSRegex(pattern).execute(text) == want, pattern
