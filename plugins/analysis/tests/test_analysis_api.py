@@ -13,6 +13,7 @@ import re
 import ssl
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -128,6 +129,11 @@ def test_rules_listing_matches_the_xml_files(full):
     rows, total = items(full, "/rules", filename="0095-sshd_rules.xml", limit=500)
     assert total == expected == len(rows)
     assert {r["relative_dirname"] for r in rows} == {str(RULESET / "rules")}
+    # every file: as many rules as the XML holds
+    every, _ = items(full, "/rules", select="filename", limit=100000)
+    listed = Counter(r["filename"] for r in every)
+    for path in (RULESET / "rules").glob("*.xml"):
+        assert listed[path.name] == len(re.findall(r"<rule\s+id=", strip_comments(path.read_text()))), path
     # every rule file of the directory is listed, plus the starter ruleset's
     files, total_files = items(full, "/rules/files", limit=1000)
     assert total_files == len(list((RULESET / "rules").glob("*.xml"))) + 2  # starter: 2 files
@@ -183,6 +189,10 @@ def test_decoders_and_lists(full):
     expected = len(re.findall(r"<decoder\s+name=", strip_comments(ssh.read_text())))
     rows, total = items(full, "/decoders", filename="0310-ssh_decoders.xml", limit=500)
     assert total == expected and [r["position"] for r in rows] == list(range(expected))
+    every, _ = items(full, "/decoders", select="filename", limit=100000)
+    listed = Counter(r["filename"] for r in every)
+    for path in (RULESET / "decoders").glob("*.xml"):
+        assert listed[path.name] == len(re.findall(r"<decoder\s+name=", strip_comments(path.read_text()))), path
     parents, _ = items(full, "/decoders/parents", limit=1000)
     assert parents and all("parent" not in r["details"] for r in parents)
     (sshd,), _ = items(full, "/decoders", decoder_names="sshd", filename="0310-ssh_decoders.xml")
@@ -340,6 +350,7 @@ def reload_under_load(client: httpx.Client, daemon: Daemon, reloads: int) -> int
     thread = threading.Thread(target=flood)
     thread.start()
     try:
+        assert wait_for(lambda: sent[0] >= 200)  # events are flowing before the first reload
         for _ in range(reloads):
             body = client.put("/manager/analysisd/reload").json()
             assert body["error"] == 0, body
@@ -348,7 +359,6 @@ def reload_under_load(client: httpx.Client, daemon: Daemon, reloads: int) -> int
     finally:
         stop.set()
         thread.join()
-    assert sent[0] > 100
     assert wait_for(lambda: received(daemon) - before == sent[0]), (received(daemon) - before, sent[0])
     assert daemon.request("control", "status")["counters"]["analysis"]["reloads"] == status + reloads
     return sent[0]
