@@ -359,7 +359,8 @@ def reload_under_load(client: httpx.Client, daemon: Daemon, reloads: int) -> int
     finally:
         stop.set()
         thread.join()
-    assert wait_for(lambda: received(daemon) - before == sent[0]), (received(daemon) - before, sent[0])
+    assert wait_for(lambda: received(daemon) - before == sent[0], timeout=60), \
+        (received(daemon) - before, sent[0])
     assert daemon.request("control", "status")["counters"]["analysis"]["reloads"] == status + reloads
     return sent[0]
 
