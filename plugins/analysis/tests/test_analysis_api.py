@@ -439,6 +439,15 @@ def make_user(api: httpx.Client, name: str, role_ids: str) -> None:
     assert data(api.post(f"/security/users/{user_id}/roles", params={"role_ids": role_ids}))
 
 
+def test_rbac_actions_are_declared(api):
+    reply = api.get("/security/actions", params={"endpoint": "PUT /rules/files/{filename}"})
+    assert sorted(data(reply)) == ["rules:delete", "rules:update"]
+    actions = data(api.get("/security/actions"))
+    assert actions["decoders:read"]["resources"] == ["decoder:file"]
+    assert actions["lists:delete"]["resources"] == ["list:file"]
+    assert {"logtest:run", "event:ingest", "manager:read", "manager:restart"} <= set(actions)
+
+
 def test_rbac_readonly_reads_but_cannot_change(api, starter_daemon):
     make_user(api, "rules_reader", "2")  # Wazuh's default role 2: readonly
     with starter_daemon.client(starter_daemon.login("rules_reader", PASSWORD)) as reader:
