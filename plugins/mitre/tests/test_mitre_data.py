@@ -207,3 +207,20 @@ def test_cli_show(db_path):
     missing = subprocess.run([sys.executable, "-m", "wazuhd", "mitre", "show", "T0000", "--home", str(home)],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "T0000" in missing.stderr
+
+
+@pytest.mark.skipif(not data.PREBUILT.exists(), reason="no prebuilt ATT&CK database")
+def test_daemon_start_copies_once_and_respects_a_cli_import(tmp_path, db_path):
+    path = tmp_path / "mitre.db"
+    first = data.ensure_current(path)
+    assert first["imported"] is True and first["metadata"]["origin"] == "package"
+    assert first["counts"] == data.provenance()["counts"]
+    assert data.ensure_current(path)["imported"] is False  # same packaged hash: nothing to do
+    small = tmp_path / "small.json"
+    bundle = json.loads(data.BUNDLE.read_bytes())
+    small.write_text(json.dumps({"type": "bundle", "objects": [o for o in bundle["objects"]
+                                                               if o["type"] in ("x-mitre-tactic", "attack-pattern")][:100]}))
+    assert data.import_file(path, small)["imported"] is True
+    pinned = data.ensure_current(path)
+    assert pinned["imported"] is False and "pinned" in pinned["reason"]
+    assert data.import_default(path)["metadata"]["origin"] == "package"

@@ -31,14 +31,18 @@ class MitreRuntime:
 
     # -- in the trio thread or a worker -------------------------------------------------
     def _read_state(self, conn):
-        return importer.read_metadata(conn).get("import_id"), core.technique_map(conn)
+        """(import id, technique map) - the map only when the import changed, else None."""
+        import_id = importer.read_metadata(conn).get("import_id")
+        if import_id == self.import_id and self.enricher.loaded:
+            return import_id, None
+        return import_id, core.technique_map(conn)
 
     def reload_sync(self) -> None:
         import_id, techniques = self.db.read_sync(self._read_state)
         self._apply(import_id, techniques)
 
     def _apply(self, import_id, techniques) -> None:
-        if import_id != self.import_id or not self.enricher.loaded:
+        if techniques is not None:
             self.import_id = import_id
             self.enricher.update(techniques)
             self.counters["reloads"] += 1
@@ -59,7 +63,10 @@ class MitreRuntime:
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         try:
-            result = await trio.to_thread.run_sync(data.ensure_current, self.db.path, self.source)
+            # Abandoned if the daemon stops meanwhile: the import is one transaction, so it
+            # either committed or leaves the previous data.
+            result = await trio.to_thread.run_sync(data.ensure_current, self.db.path, self.source,
+                                                   abandon_on_cancel=True)
         except (importer.BundleError, OSError, ValueError) as exc:
             self.counters["import_errors"] += 1
             log.error("MITRE ATT&CK import refused, the current data stays: %s", exc)
