@@ -257,14 +257,8 @@ class DecoderSet:
 
     def finish(self) -> None:
         for d in self.decoders:
-            pre = getattr(d.prematch, "pre", None)
-            d.pm_lits = None
-            if pre is not None and len(pre) == 1 and pre[0][1]:
-                d.pm_lits = tuple(pre[0][1])
-            pre = getattr(d.regex, "pre", None)
-            d.rx_lits = None
-            if pre is not None and len(pre) == 1 and pre[0][1]:
-                d.rx_lits = tuple(pre[0][1])
+            d.pm_lits = _required_literals(d.prematch)
+            d.rx_lits = _required_literals(d.regex)
         self._nopname = [d for d in self.top if d.program_name is None]
         self._with_pname = [d for d in self.top if d.program_name is not None]
         self._pname_cache.clear()
@@ -436,6 +430,20 @@ class DecoderSet:
         while i < len(kids) and kids[i].get_next:
             i += 1
         return i + 1
+
+
+def _required_literals(m):
+    """Lower-case literals any match of an OS_Regex must contain (checked
+    inline before the regex runs), or None."""
+    if m is not None and not hasattr(m, "pre"):  # PCRE2
+        return getattr(m, "required", None) or None
+    pre = getattr(m, "pre", None)
+    if pre is None:
+        return None
+    if len(pre) == 1:
+        return tuple(pre[0][1]) if pre[0][1] else None
+    req = getattr(m, "required", ())
+    return req or None
 
 
 def _set_fields(ev: Event, d: Decoder, groups) -> None:

@@ -251,7 +251,7 @@ def _first_chars(alternative: str):
 class OSRegex:
     """A compiled OS_Regex pattern."""
 
-    __slots__ = ("pattern", "_alts", "_any", "ngroups", "hints", "pre", "search_low")
+    __slots__ = ("pattern", "_alts", "_any", "ngroups", "hints", "pre", "search_low", "required")
 
     def __init__(self, pattern: str):
         self.pattern = pattern
@@ -279,6 +279,11 @@ class OSRegex:
                 break
             pre.append((fc, h or None))
         self.pre = pre
+        # literals every alternative contains: required whichever one matches
+        req = ()
+        if hints and all(hints):
+            req = tuple(r for r in hints[0] if all(any(r in x for x in h) for h in hints[1:]))
+        self.required = req
         self.search_low = self._make_search_low()
 
     def _make_search_low(self):
