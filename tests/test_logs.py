@@ -470,7 +470,8 @@ noise = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
        name=st.sampled_from(["password", "api_key", "client_secret", "token", "AccountKey", "sig"]),
        form=st.sampled_from(["{n}={s}", '"{n}": "{s}"', "'{n}': '{s}'", "{n}: {s}"]))
 def test_a_named_secret_never_survives_whatever_surrounds_it(prefix, suffix, secret, name, form):
-    assume(secret not in prefix and secret not in suffix)
+    # (a "secret" that is part of the key name itself, like "passwo", is not a leak)
+    assume(secret not in prefix and secret not in suffix and secret not in form.format(n=name, s=""))
     assert secret not in mask_secrets(f"{prefix} {form.format(n=name, s=secret)} {suffix}")
 
 
