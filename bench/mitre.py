@@ -31,7 +31,7 @@ import httpx
 from wazuhd.testing import DaemonProcess, free_port
 
 try:
-    from wazuhd_mitre import data, importer
+    from wazuhd_mitre import importer, sources
 except ImportError:  # pragma: no cover
     sys.exit("bench/mitre.py: the wazuhd-mitre plugin is not installed")
 
@@ -39,12 +39,12 @@ except ImportError:  # pragma: no cover
 def timed_import(tmp: Path) -> tuple[float, float, dict]:
     path = tmp / "import.db"
     began = time.perf_counter()
-    result = data.import_file(path, data.BUNDLE)
+    result = sources.import_file(path, sources.BUNDLE)
     imported = time.perf_counter() - began
     conn = sqlite3.connect(tmp / "copy.db", isolation_level=None)
     importer.create_schema(conn)
     began = time.perf_counter()
-    importer.copy_database(conn, data.PREBUILT)
+    importer.copy_database(conn, sources.PREBUILT)
     copied = time.perf_counter() - began
     conn.close()
     return imported, copied, result["counts"]
@@ -66,14 +66,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args()
-    if not data.BUNDLE.exists():
+    if not sources.BUNDLE.exists():
         print("no packaged ATT&CK bundle: reinstall wazuhd-mitre")
         return 1
     tmp = Path(tempfile.mkdtemp(prefix="wazuhd-bench-mitre-"))
     try:
         imported, copied, counts = timed_import(tmp)
-        print(f"import enterprise-attack.json ({data.BUNDLE.stat().st_size / 1e6:.1f} MB, ATT&CK "
-              f"{data.provenance().get('attack_version', '?')}): {imported:.2f} s "
+        print(f"import enterprise-attack.json ({sources.BUNDLE.stat().st_size / 1e6:.1f} MB, ATT&CK "
+              f"{sources.provenance().get('attack_version', '?')}): {imported:.2f} s "
               f"({', '.join(f'{k} {v}' for k, v in counts.items())})")
         print(f"copy of the prebuilt tables (a daemon's first start): {copied:.2f} s")
         port = free_port()

@@ -21,14 +21,14 @@ import yaml
 
 from wazuhd.sockets import send_event
 from wazuhd.testing import DaemonProcess, free_port
-from wazuhd_mitre import data
+from wazuhd_mitre import sources
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared"
 WAZUH_SPEC = SHARED / "wazuh-api" / "spec.yaml"
 FAILED = "Nov 26 16:21:11 web01 sshd[311]: Failed password for root from 203.0.113.9 port 2222 ssh2"
 PASSWORD = "Mitre!Passw0rd1"
 
-pytestmark = pytest.mark.skipif(not data.PREBUILT.exists(), reason="no packaged ATT&CK data (reinstall wazuhd-mitre)")
+pytestmark = pytest.mark.skipif(not sources.PREBUILT.exists(), reason="no packaged ATT&CK data (reinstall wazuhd-mitre)")
 
 
 class MitreDaemon(DaemonProcess):
@@ -237,7 +237,7 @@ def test_alert_enrichment_in_the_daemon(daemon, admin):
 
 
 def test_cli_import_while_the_daemon_runs(daemon, admin, tmp_path):
-    bundle = json.loads(data.BUNDLE.read_bytes())
+    bundle = json.loads(sources.BUNDLE.read_bytes())
     keep = {"x-mitre-tactic", "x-mitre-collection"}
     objects = [copy.deepcopy(o) for o in bundle["objects"] if o["type"] in keep or any(
         r.get("external_id") == "T1110" for r in o.get("external_references", []))]

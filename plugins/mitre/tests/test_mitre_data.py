@@ -16,9 +16,9 @@ import pytest
 
 from wazuhd.errors import WazuhError
 from wazuhd.query import Query
-from wazuhd_mitre import core, data, importer
+from wazuhd_mitre import core, importer, sources
 
-pytestmark = pytest.mark.skipif(not data.BUNDLE.exists(), reason=f"no packaged ATT&CK bundle at {data.BUNDLE} "
+pytestmark = pytest.mark.skipif(not sources.BUNDLE.exists(), reason=f"no packaged ATT&CK bundle at {sources.BUNDLE} "
                                                                  "(reinstall wazuhd-mitre)")
 
 CREDENTIAL_ACCESS = "Credential Access"
@@ -26,13 +26,13 @@ CREDENTIAL_ACCESS = "Credential Access"
 
 @pytest.fixture(scope="module")
 def bundle():
-    return json.loads(data.BUNDLE.read_bytes())
+    return json.loads(sources.BUNDLE.read_bytes())
 
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("mitre") / "mitre.db"
-    result = data.import_file(path, data.BUNDLE)
+    result = sources.import_file(path, sources.BUNDLE)
     assert result["imported"] is True
     return path
 
@@ -73,7 +73,7 @@ def test_metadata_names_version_and_source(conn, bundle):
     collection = next(o for o in bundle["objects"] if o["type"] == "x-mitre-collection")
     assert meta["mitre_version"] == collection["x_mitre_version"]
     assert meta["domain"] == "enterprise-attack" and meta["origin"] == "cli"
-    assert meta["source_sha256"] == importer.file_sha256(data.BUNDLE)
+    assert meta["source_sha256"] == importer.file_sha256(sources.BUNDLE)
 
 
 def test_revoked_and_deprecated_markers(conn, bundle):
@@ -174,12 +174,12 @@ def test_enrichment_of_an_alert(conn, caplog):
 def test_a_truncated_or_non_stix_file_is_refused_and_the_data_stays(db_path, tmp_path):
     before = importer.counts(sqlite3.connect(db_path))
     truncated = tmp_path / "truncated.json"
-    truncated.write_bytes(data.BUNDLE.read_bytes()[:3_000_000])
+    truncated.write_bytes(sources.BUNDLE.read_bytes()[:3_000_000])
     not_stix = tmp_path / "other.json"
     not_stix.write_text(json.dumps({"type": "bundle", "objects": [{"type": "indicator", "id": "indicator--1"}]}))
     for path, words in [(truncated, "truncated"), (not_stix, "no ATT&CK")]:
         with pytest.raises(importer.BundleError, match=words):
-            data.import_file(db_path, path)
+            sources.import_file(db_path, path)
         assert importer.counts(sqlite3.connect(db_path)) == before
     # The CLI says so and exits 1.
     home = db_path.parent / "home"
@@ -189,7 +189,7 @@ def test_a_truncated_or_non_stix_file_is_refused_and_the_data_stays(db_path, tmp
 
 
 def test_same_file_is_not_imported_twice(db_path):
-    again = data.import_file(db_path, data.BUNDLE)
+    again = sources.import_file(db_path, sources.BUNDLE)
     assert again["imported"] is False
 
 
@@ -209,18 +209,18 @@ def test_cli_show(db_path):
     assert missing.returncode == 1 and "T0000" in missing.stderr
 
 
-@pytest.mark.skipif(not data.PREBUILT.exists(), reason="no prebuilt ATT&CK database")
+@pytest.mark.skipif(not sources.PREBUILT.exists(), reason="no prebuilt ATT&CK database")
 def test_daemon_start_copies_once_and_respects_a_cli_import(tmp_path, db_path):
     path = tmp_path / "mitre.db"
-    first = data.ensure_current(path)
+    first = sources.ensure_current(path)
     assert first["imported"] is True and first["metadata"]["origin"] == "package"
-    assert first["counts"] == data.provenance()["counts"]
-    assert data.ensure_current(path)["imported"] is False  # same packaged hash: nothing to do
+    assert first["counts"] == sources.provenance()["counts"]
+    assert sources.ensure_current(path)["imported"] is False  # same packaged hash: nothing to do
     small = tmp_path / "small.json"
-    bundle = json.loads(data.BUNDLE.read_bytes())
+    bundle = json.loads(sources.BUNDLE.read_bytes())
     small.write_text(json.dumps({"type": "bundle", "objects": [o for o in bundle["objects"]
                                                                if o["type"] in ("x-mitre-tactic", "attack-pattern")][:100]}))
-    assert data.import_file(path, small)["imported"] is True
-    pinned = data.ensure_current(path)
+    assert sources.import_file(path, small)["imported"] is True
+    pinned = sources.ensure_current(path)
     assert pinned["imported"] is False and "pinned" in pinned["reason"]
-    assert data.import_default(path)["metadata"]["origin"] == "package"
+    assert sources.import_default(path)["metadata"]["origin"] == "package"

@@ -17,7 +17,7 @@ import time
 from wazuhd import daemon
 from wazuhd.config import ConfigError
 from wazuhd.home import Home
-from wazuhd_mitre import core, data, importer
+from wazuhd_mitre import core, importer, sources
 
 
 def _home_option() -> argparse.ArgumentParser:
@@ -62,7 +62,7 @@ def _configured_source(home: Home):
         _, config = daemon.load_plugins_and_config(home, write_default=False)
     except (ConfigError, daemon.StartError):
         return None
-    return data.resolve_source(config.get("mitre", {}).get("source"), home.etc)
+    return sources.resolve_source(config.get("mitre", {}).get("source"), home.etc)
 
 
 def _run_import(args, home: Home) -> int:
@@ -70,9 +70,9 @@ def _run_import(args, home: Home) -> int:
     began = time.monotonic()
     try:
         if args.default:
-            result = data.import_default(db_path, _configured_source(home))
+            result = sources.import_default(db_path, _configured_source(home))
         else:
-            result = data.import_file(db_path, args.file, force=args.force)
+            result = sources.import_file(db_path, args.file, force=args.force)
     except importer.BundleError as exc:
         print(f"wazuhd mitre import: refused: {exc}", file=sys.stderr)
         return 1
@@ -101,11 +101,11 @@ def _label(names: dict, ident: str) -> str:
 
 def _run_show(args, home: Home) -> int:
     db_path = _db_path(home)
-    conn = data.connect(db_path)
+    conn = sources.connect(db_path)
     try:
         if not importer.read_metadata(conn).get("import_id"):
             # No daemon has filled this home yet: load the configured or packaged data first.
-            data.ensure_current(db_path, _configured_source(home))
+            sources.ensure_current(db_path, _configured_source(home))
         found = core.find(conn, args.id)
         if found is None:
             print(f"wazuhd mitre show: {args.id} is not in the ATT&CK data of {home.root}", file=sys.stderr)

@@ -6,7 +6,7 @@ import logging
 
 import trio
 
-from wazuhd_mitre import core, data, importer
+from wazuhd_mitre import core, importer, sources
 
 log = logging.getLogger("wazuhd.mitre")
 
@@ -21,7 +21,7 @@ class MitreRuntime:
         self.ctx = ctx
         self.db = ctx.store.db(core.DATABASE)
         settings = ctx.config["mitre"]
-        self.source = data.resolve_source(settings["source"], ctx.home.etc)
+        self.source = sources.resolve_source(settings["source"], ctx.home.etc)
         self.interval = settings["reload_interval"]
         self.enricher = core.Enricher()
         self.cache = core.ItemCache()
@@ -65,7 +65,7 @@ class MitreRuntime:
         try:
             # Abandoned if the daemon stops meanwhile: the import is one transaction, so it
             # either committed or leaves the previous data.
-            result = await trio.to_thread.run_sync(data.ensure_current, self.db.path, self.source,
+            result = await trio.to_thread.run_sync(sources.ensure_current, self.db.path, self.source,
                                                    abandon_on_cancel=True)
         except (importer.BundleError, OSError, ValueError) as exc:
             self.counters["import_errors"] += 1
