@@ -4,9 +4,12 @@ from __future__ import annotations
 
 __all__ = ["COMPILED_RULES"]
 
-_CRAWLERS = (
-    "googlebot", "msnbot", "bingbot", "bingpreview", "yahoo! slurp", "slurp",
-    "baiduspider", "yandexbot", "duckduckbot", "facebookexternalhit",
+# Address blocks of the well-known search engine crawlers (Google, MSN/Bing,
+# Yahoo) that Wazuh's is_valid_crawler recognises at the start of the log.
+_CRAWLER_PREFIXES = (
+    "66.249.", "72.14.", "209.85.",  # Google
+    "65.55.", "207.46.",  # MSN / Bing
+    "74.6.", "72.30.", "67.195.",  # Yahoo
 )
 
 
@@ -19,9 +22,8 @@ def is_simple_http_request(ev) -> bool:
 
 
 def is_valid_crawler(ev) -> bool:
-    """The request comes from a well-known search engine crawler."""
-    low = ev.full_log.lower()
-    return any(c in low for c in _CRAWLERS)
+    """The request comes from a well-known search engine crawler's address."""
+    return ev.log.startswith(_CRAWLER_PREFIXES) or (ev.get("srcip") or "").startswith(_CRAWLER_PREFIXES)
 
 
 COMPILED_RULES = {
