@@ -36,6 +36,11 @@ MSG = "Invalid user blimey from 18.18.18.18 port 48928"
          "test_osregex_3", "test_action x"),
         ("Aug 31 08:11:00 2017 : homer : HOST=h : TTY=pts/1", "Aug 31 08:11:00 2017", None, "",
          "homer : HOST=h : TTY=pts/1"),
+        ("Dec  1 11:27:21 h su(pam_unix)[14592]: session closed", "Dec  1 11:27:21", "h", "su(pam_unix)",
+         "session closed"),
+        ("Dec  1 11:27:21 h sshd[99] no colon here", "Dec  1 11:27:21", "h", "sshd", "no colon here"),
+        ("Dec  1 11:27:21 h sshd[99]: [ID 800047 auth.info] Accepted", "Dec  1 11:27:21", "h", "sshd", "Accepted"),
+        ("Dec  1 11:27:21 h key=val: x", "Dec  1 11:27:21", "h", None, "key=val: x"),
         # not headers: the log stays whole
         ("2021/10/05 10:33:18 INFO: testing 1.2.3.4", None, None, None, "2021/10/05 10:33:18 INFO: testing 1.2.3.4"),
         ("2014-06-10T07:55:20Z 2037 TID-tm504 ERROR: x", None, None, None, "2014-06-10T07:55:20Z 2037 TID-tm504 ERROR: x"),

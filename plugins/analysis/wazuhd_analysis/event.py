@@ -111,7 +111,8 @@ _TS_ONLY = re.compile(
 _XFERLOG = re.compile(rf"^(?P<ts>{_DAY} {_MONTH} [ \d]\d \d\d:\d\d:\d\d \d{{4}}) ")
 # "program[pid]:" (a space may follow) or "program: " (a space must follow)
 _PROGRAM_SIMPLE = re.compile(
-    r"^(?P<prog>[^\s:\[\]%][^\s:\[\]]*)(?:\[(?P<pid>[^\]\s]*)\](?:\s*<\w+>)?: ?|(?:\s*<\w+>)?: )"
+    r"^(?P<prog>[A-Za-z0-9_\-./()@]+)(?:\[(?P<pid>\d+)\](?:: ?| )|: )"
+    r"(?:\[ID \d+ [^\]]*\] )?"  # Solaris "[ID 123 auth.info]" tag
 )
 
 
