@@ -1,8 +1,10 @@
 """Helpers for testing wazuhd and its plugins against a real daemon process.
 
 Plugin authors can use them too: ``DaemonProcess(home, env).start()`` runs
-``python -m wazuhd start`` on a temporary home and waits until its control
-socket answers.
+``python -m wazuhd start`` on a temporary home and waits until every service
+has started; ``ApiDaemon`` does the same with the REST API on a free port and
+gives verified HTTPS clients; ``WazuhSchemas`` checks a response against the
+response schema Wazuh's own API spec declares for it (``../shared``).
 """
 
 from __future__ import annotations
@@ -10,13 +12,30 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import jsonschema
+import referencing
+import referencing.jsonschema
+
 from wazuhd.sockets import SocketClient
+
+WAZUH_URI = "urn:wazuh-spec"
+
+
+def shared_dir() -> Path:
+    """The read-only reference folder: ``$WAZUHD_SHARED``, else ``../shared`` beside the checkout."""
+    return Path(os.environ.get("WAZUHD_SHARED")
+                or Path(__file__).resolve().parents[1].parent / "shared")
+
+
+def wazuh_spec_path() -> Path:
+    return shared_dir() / "wazuh-api" / "spec.yaml"
 
 
 def free_port() -> int:
@@ -98,3 +117,127 @@ class DaemonProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+class ApiDaemon(DaemonProcess):
+    """A daemon with its API on 127.0.0.1:<free port>, HTTPS with its self-signed cert."""
+
+    def __init__(self, home: Path, api: str = "", extra: str = "", env: dict | None = None):
+        self.port = free_port()
+        config = f"api:\n  host: 127.0.0.1\n  port: {self.port}\n{api}{extra}"
+        super().__init__(home, env, config=config)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def certificate(self) -> Path:
+        return self.home / "etc" / "api" / "server.crt"
+
+    def client(self, token: str | None = None, **kwargs):
+        """An httpx client that verifies the daemon's own certificate (HTTPS)."""
+        import httpx  # a test dependency, not the host's
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        verify = ssl.create_default_context(cafile=str(self.certificate))
+        return httpx.Client(base_url=self.url, verify=verify, headers=headers, timeout=30,
+                            **kwargs)
+
+    def login(self, user: str = "wazuh", password: str = "wazuh") -> str:
+        with self.client() as client:
+            reply = client.post("/security/user/authenticate", auth=(user, password))
+        assert reply.status_code == 200, reply.text
+        return reply.json()["data"]["token"]
+
+
+# -- Wazuh's response schemas ---------------------------------------------------------
+
+
+def openapi_to_jsonschema(node):
+    """OpenAPI 3.0 schema objects -> Draft 4 JSON Schema, recursively over the document.
+
+    ``nullable: true`` admits ``null`` (as a type, or as an alternative when the
+    schema has no ``type``, and in an ``enum``). OpenAPI-only keywords (``example``,
+    ``discriminator``, ``x-*``...) are unknown to JSON Schema and ignored by it.
+    """
+    if isinstance(node, list):
+        return [openapi_to_jsonschema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: openapi_to_jsonschema(value) for key, value in node.items()
+           if key not in ("nullable", "example", "examples")}
+    if node.get("nullable") is True and "$ref" not in node:
+        if "enum" in out and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+        if "type" in out:
+            kinds = out["type"] if isinstance(out["type"], list) else [out["type"]]
+            out["type"] = [*kinds, "null"]
+        else:
+            out = {"anyOf": [{"type": "null"}, out]}
+    return out
+
+
+def pointer(*parts: str) -> str:
+    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+class WazuhSchemas:
+    """Wazuh's response schemas by (path, method, status, media type)."""
+
+    @classmethod
+    def load(cls) -> "WazuhSchemas | None":
+        """Wazuh's spec from ``../shared``, or None when it is absent (tests then skip)."""
+        import yaml
+
+        path = wazuh_spec_path()
+        return cls(yaml.safe_load(path.read_text())) if path.exists() else None
+
+    def errors(self, path: str, method: str, status: int, body, media: str = "application/json"
+               ) -> list[str] | None:
+        """Why ``body`` does not fit Wazuh's schema ([] when it does), or None when Wazuh's
+        spec declares no schema for that status and media type."""
+        parts = self.response_pointer(path, method, status)
+        validator = self.validator(parts, media) if parts else None
+        if validator is None:
+            return None
+        return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+                for e in validator.iter_errors(body)]
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.document = openapi_to_jsonschema(spec)
+        resource = referencing.Resource.from_contents(
+            self.document, default_specification=referencing.jsonschema.DRAFT4)
+        self.registry = referencing.Registry().with_resource(WAZUH_URI, resource)
+
+    def has(self, path: str, method: str) -> bool:
+        return method in (self.spec["paths"].get(path) or {})
+
+    def response_pointer(self, path: str, method: str, status: int) -> list[str] | None:
+        """JSON-pointer parts of Wazuh's response object (a $ref'd response followed)."""
+        responses = self.spec["paths"][path][method]["responses"]
+        key = str(status) if str(status) in responses else (
+            "default" if "default" in responses else None)
+        if key is None:
+            return None
+        parts = ["paths", path, method, "responses", key]
+        node = responses[key]
+        while "$ref" in node:
+            parts = [p.replace("~1", "/").replace("~0", "~") for p in node["$ref"][2:].split("/")]
+            node = self._at(parts)
+        return parts
+
+    def _at(self, parts: list[str]):
+        node = self.spec
+        for part in parts:
+            node = node[part]
+        return node
+
+    def validator(self, parts: list[str], media: str):
+        response = self._at(parts)
+        content = response.get("content") or {}
+        if media not in content or "schema" not in content[media]:
+            return None
+        ref = WAZUH_URI + pointer(*parts, "content", media, "schema")
+        return jsonschema.Draft4Validator({"$ref": ref}, registry=self.registry)

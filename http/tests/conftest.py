@@ -2,46 +2,9 @@
 
 from __future__ import annotations
 
-import ssl
-from pathlib import Path
-
-import httpx
 import pytest
 
-from wazuhd.testing import DaemonProcess, free_port
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-WAZUH_SPEC = SHARED / "wazuh-api" / "spec.yaml"
-
-
-class ApiDaemon(DaemonProcess):
-    """A daemon with its API on 127.0.0.1:<free port>, HTTPS with its self-signed cert."""
-
-    def __init__(self, home: Path, api: str = "", extra: str = "", env: dict | None = None):
-        self.port = free_port()
-        config = f"api:\n  host: 127.0.0.1\n  port: {self.port}\n{api}{extra}"
-        super().__init__(home, env, config=config)
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def certificate(self) -> Path:
-        return self.home / "etc" / "api" / "server.crt"
-
-    def client(self, token: str | None = None, **kwargs) -> httpx.Client:
-        """An HTTPS client that verifies the daemon's own certificate."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        verify = ssl.create_default_context(cafile=str(self.certificate))
-        return httpx.Client(base_url=self.url, verify=verify, headers=headers, timeout=30,
-                            **kwargs)
-
-    def login(self, user: str = "wazuh", password: str = "wazuh") -> str:
-        with self.client() as client:
-            reply = client.post("/security/user/authenticate", auth=(user, password))
-        assert reply.status_code == 200, reply.text
-        return reply.json()["data"]["token"]
+from wazuhd.testing import ApiDaemon
 
 
 @pytest.fixture(scope="module")

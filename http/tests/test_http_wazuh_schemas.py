@@ -23,90 +23,16 @@ import copy
 import itertools
 
 import httpx
-import jsonschema
 import pytest
-import referencing
-import referencing.jsonschema
 import yaml
 
-from conftest import WAZUH_SPEC, ApiDaemon
+from wazuhd.testing import ApiDaemon, WazuhSchemas, wazuh_spec_path
 
 METHODS = ("get", "put", "post", "delete", "patch")
-WAZUH_URI = "urn:wazuh-spec"
 PASSWORD = "Sch3ma!Passw0rd"
 
 
 # -- Wazuh's spec as JSON Schema ------------------------------------------------------
-
-
-def openapi_to_jsonschema(node):
-    """OpenAPI 3.0 schema objects -> Draft 4 JSON Schema, recursively over the document.
-
-    ``nullable: true`` admits ``null`` (as a type, or as an alternative when the
-    schema has no ``type``, and in an ``enum``). OpenAPI-only keywords (``example``,
-    ``discriminator``, ``x-*``...) are unknown to JSON Schema and ignored by it.
-    """
-    if isinstance(node, list):
-        return [openapi_to_jsonschema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: openapi_to_jsonschema(value) for key, value in node.items()
-           if key not in ("nullable", "example", "examples")}
-    if node.get("nullable") is True and "$ref" not in node:
-        if "enum" in out and None not in out["enum"]:
-            out["enum"] = [*out["enum"], None]
-        if "type" in out:
-            kinds = out["type"] if isinstance(out["type"], list) else [out["type"]]
-            out["type"] = [*kinds, "null"]
-        else:
-            out = {"anyOf": [{"type": "null"}, out]}
-    return out
-
-
-def pointer(*parts: str) -> str:
-    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-class WazuhSchemas:
-    """Wazuh's response schemas by (path, method, status, media type)."""
-
-    def __init__(self, spec: dict):
-        self.spec = spec
-        self.document = openapi_to_jsonschema(spec)
-        resource = referencing.Resource.from_contents(
-            self.document, default_specification=referencing.jsonschema.DRAFT4)
-        self.registry = referencing.Registry().with_resource(WAZUH_URI, resource)
-
-    def has(self, path: str, method: str) -> bool:
-        return method in (self.spec["paths"].get(path) or {})
-
-    def response_pointer(self, path: str, method: str, status: int) -> list[str] | None:
-        """JSON-pointer parts of Wazuh's response object (a $ref'd response followed)."""
-        responses = self.spec["paths"][path][method]["responses"]
-        key = str(status) if str(status) in responses else (
-            "default" if "default" in responses else None)
-        if key is None:
-            return None
-        parts = ["paths", path, method, "responses", key]
-        node = responses[key]
-        while "$ref" in node:
-            parts = [p.replace("~1", "/").replace("~0", "~") for p in node["$ref"][2:].split("/")]
-            node = self._at(parts)
-        return parts
-
-    def _at(self, parts: list[str]):
-        node = self.spec
-        for part in parts:
-            node = node[part]
-        return node
-
-    def validator(self, parts: list[str], media: str):
-        response = self._at(parts)
-        content = response.get("content") or {}
-        if media not in content or "schema" not in content[media]:
-            return None
-        ref = WAZUH_URI + pointer(*parts, "content", media, "schema")
-        return jsonschema.Draft4Validator({"$ref": ref}, registry=self.registry)
 
 
 # -- the daemon and the requests --------------------------------------------------------
@@ -423,9 +349,10 @@ def ours(daemon) -> dict:
 @pytest.fixture(scope="module")
 def wazuh() -> WazuhSchemas:
     """Wazuh's spec; every test that compares with it is skipped when it is absent."""
-    if not WAZUH_SPEC.exists():
-        pytest.skip(f"Wazuh's spec is absent ({WAZUH_SPEC}): nothing to compare with")
-    return WazuhSchemas(yaml.safe_load(WAZUH_SPEC.read_text()))
+    schemas = WazuhSchemas.load()
+    if schemas is None:
+        pytest.skip(f"Wazuh's spec is absent ({wazuh_spec_path()}): nothing to compare with")
+    return schemas
 
 
 def shared_operations(ours: dict, wazuh: WazuhSchemas) -> list[tuple[str, str]]:
