@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import httpx
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
 from wazuhd.sockets import send_event
