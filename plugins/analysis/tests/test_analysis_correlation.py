@@ -53,7 +53,7 @@ def make(tmp_path):
 
 
 def send(eng, msg, t):
-    return eng.process(f"Dec 1 10:00:00 h auth: {msg}", now=t)
+    return eng.process(f"Dec  1 10:00:00 h auth: {msg}", now=t)
 
 
 def test_frequency_same_source_ip_and_timeframe(tmp_path):
@@ -144,7 +144,7 @@ def test_action_compares_whole_value(tmp_path):
 
 def test_agent_location_sets_agent_fields(tmp_path):
     eng = Engine(make(tmp_path))
-    r = eng.process("Dec 1 10:00:00 h auth: fail user=a src=1.1.1.1",
+    r = eng.process("Dec  1 10:00:00 h auth: fail user=a src=1.1.1.1",
                     "[003] (web01) 10.0.0.5->/var/log/auth.log", now=5)
     assert r.alert["agent"] == {"id": "003", "name": "web01", "ip": "10.0.0.5"}
     assert r.alert["location"] == "/var/log/auth.log"
@@ -163,6 +163,6 @@ def test_correlated_alert_carries_previous_output(tmp_path):
 
 def test_oversized_events_are_cut_and_counted(tmp_path):
     eng = Engine(make(tmp_path), max_event_size=100)
-    r = eng.process("Dec 1 10:00:00 h auth: fail user=a src=1.1.1.1 " + "x" * 500, now=1)
+    r = eng.process("Dec  1 10:00:00 h auth: fail user=a src=1.1.1.1 " + "x" * 500, now=1)
     assert len(r.event.full_log) == 100 and r.rule.id == "100601"
     assert eng.counters["truncated"] == 1 and eng.counters["events"] == 1

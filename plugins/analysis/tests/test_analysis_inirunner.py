@@ -31,10 +31,10 @@ def test_cli_passes_and_fails_with_kinds(tmp_path):
     ini = tmp_path / "app.ini"
     ini.write_text(
         "; comment\n"
-        "[denied]\nlog 1 pass = Dec 1 10:00:00 h app: access denied user=x\nrule = 100701\nalert = 5\ndecoder = app\n\n"
-        "[not denied]\nlog 1 fail = Dec 1 10:00:00 h app: access ok user=x\nrule = 100701\nalert = 5\ndecoder = app\n\n"
-        "[wrong level]\nlog 1 pass = Dec 1 10:00:00 h app: denied\nrule = 100701\nalert = 7\ndecoder = app\n\n"
-        "[undecoded]\nlog 1 pass = Dec 1 10:00:00 h other: denied\nrule = 100701\nalert = 5\ndecoder = app\n"
+        "[denied]\nlog 1 pass = Dec  1 10:00:00 h app: access denied user=x\nrule = 100701\nalert = 5\ndecoder = app\n\n"
+        "[not denied]\nlog 1 fail = Dec  1 10:00:00 h app: access ok user=x\nrule = 100701\nalert = 5\ndecoder = app\n\n"
+        "[wrong level]\nlog 1 pass = Dec  1 10:00:00 h app: denied\nrule = 100701\nalert = 7\ndecoder = app\n\n"
+        "[undecoded]\nlog 1 pass = Dec  1 10:00:00 h other: denied\nrule = 100701\nalert = 5\ndecoder = app\n"
     )
     out = io.StringIO()
     code = cli(["--decoder-dir", str(tmp_path / "d"), "--rule-dir", str(tmp_path / "r"), str(ini)], out)
@@ -42,7 +42,7 @@ def test_cli_passes_and_fails_with_kinds(tmp_path):
     assert code == 1
     assert "app.ini: 2 passed, 2 failed" in text
     assert "another level" in text and "not decoded" in text
-    ini.write_text("[denied]\nlog 1 pass = Dec 1 10:00:00 h app: access denied\nrule = 100701\nalert = 5\ndecoder = app\n")
+    ini.write_text("[denied]\nlog 1 pass = Dec  1 10:00:00 h app: access denied\nrule = 100701\nalert = 5\ndecoder = app\n")
     assert cli(["--decoder-dir", str(tmp_path / "d"), "--rule-dir", str(tmp_path / "r"), "-q", str(ini)], io.StringIO()) == 0
 
 
@@ -71,7 +71,7 @@ def test_dirs_may_be_globs(tmp_path):
     (mixed / "x_rules.xml").write_text('<group name="a2,"><rule id="100710" level="4"><decoded_as>app2</decoded_as>'
                                        "<description>app2</description></rule></group>")
     ini = tmp_path / "a2.ini"
-    ini.write_text("[a2]\nlog 1 pass = Dec 1 10:00:00 h app2: hi\nrule = 100710\nalert = 4\ndecoder = app2\n")
+    ini.write_text("[a2]\nlog 1 pass = Dec  1 10:00:00 h app2: hi\nrule = 100710\nalert = 4\ndecoder = app2\n")
     args = ["--decoder-dir", str(tmp_path / "d"), "--decoder-dir", str(mixed / "*_decoders.xml"),
             "--rule-dir", str(tmp_path / "r"), "--rule-dir", str(mixed / "*_rules.xml"), str(ini)]
     assert cli(args, io.StringIO()) == 0

@@ -79,20 +79,18 @@ class Event:
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|[^\W\d_]{3})"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
-# Classic BSD syslog: the hostname is reported.
-#   Dec 29 10:00:01 / Dec 29 10:00:01.123 / Dec 29 2015 10:00:01 / Dec 29 10:00:01 2015
-_CLASSIC_TS = (
-    rf"{_MONTH} {{1,2}}\d{{1,2}}(?: \d{{4}})? \d\d:\d\d:\d\d(?:\.\d+)?(?: \d{{4}})?(?: [A-Z]{{3,4}})?"
-)
+# Classic BSD syslog "Mmm dd hh:mm:ss " (day space-padded): the hostname is
+# reported.  A syslog <PRI> is the input's business (Wazuh's remoted strips it).
+_CLASSIC_TS = rf"{_MONTH} [ \d]\d \d\d:\d\d:\d\d"
 _CLASSIC = re.compile(
-    rf"^(?:<\d{{1,3}}>\d?\s*)?(?P<ts>{_CLASSIC_TS}):? +"
+    rf"^(?P<ts>{_CLASSIC_TS}) +"
     r"(?:(?P<host>[^\s:\[\]]+|\[[^\]\s]+\](?::\d+)?)(?: |:\s*|\s*\[[^\]]*\]\s*:?\s*)"
     r"|)"
 )
 # Other stamps followed by "host program[pid]:": the program is required and
 # the hostname is not reported (as Wazuh's pre-decoder does).
 _OTHER = re.compile(
-    r"^(?:<\d{1,3}>\d?\s*)?(?P<ts>"
+    r"^(?P<ts>"
     rf"\d{{4}} {_MONTH} [ \d]\d \d\d:\d\d:\d\d"  # 2015 Dec 29 10:00:01
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"  # RFC 3339
     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"  # proftpd 1.3.5
@@ -140,10 +138,12 @@ def predecode(ev: Event) -> None:
             rest = msg[m.start("host"):]
             host = None
     pm = _PROGRAM_SIMPLE.match(rest)
-    if pm is None and host is None and rest.startswith(": "):
-        # "Aug 31 08:11:00 2017 : homer : HOST=..." (sudo's own log): an empty
-        # program name, which the ruleset's <program_name /> decoders take
+    if pm is None and rest.startswith(": "):
+        # "Aug 31 08:11:00 2017 : homer : HOST=..." (sudo's own log): host
+        # "2017" and an empty program name, which <program_name /> decoders take
         ev.pre_timestamp = m.group("ts")
+        if host is not None:
+            ev.hostname = host
         ev.program_name = ""
         ev.log = rest[2:]
         ev.has_header = True
