@@ -92,7 +92,7 @@ _CLASSIC = re.compile(
 _OTHER = re.compile(
     r"^(?P<ts>"
     rf"\d{{4}} {_MONTH} [ \d]\d \d\d:\d\d:\d\d"  # 2015 Dec 29 10:00:01
-    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"  # RFC 3339
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?[+-]\d\d:\d\d"  # syslog-ng/rsyslog ISO
     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"  # proftpd 1.3.5
     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d{4}"  # macOS unified log
     r") +(?:(?P<host>[^\s:\[\]]+) +)?"
@@ -176,7 +176,13 @@ def _predecode_other(ev: Event, msg: str) -> None:
             rest = msg[m.start("host"):]
             pm = _PROGRAM_SIMPLE.match(rest)
         if pm is None:
-            return  # no program: not a header, the log stays whole
+            if m.group("host") is None:
+                return
+            # a host and no program: the log starts after the host
+            ev.pre_timestamp = m.group("ts")
+            ev.log = msg[m.end():]
+            ev.has_header = True
+            return
         ev.pre_timestamp = m.group("ts")
         ev.program_name = pm.group("prog")
         ev.pid = pm.group("pid")
