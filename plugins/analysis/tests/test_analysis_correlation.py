@@ -92,7 +92,7 @@ def test_ignore_silences_a_rule_for_a_while(tmp_path):
 def test_different_field_needs_another_value(tmp_path):
     rules = RULES.replace("</group>\n", """  <rule id="100605" level="9" frequency="2" timeframe="60">
     <if_matched_sid>100601</if_matched_sid>
-    <same_user />
+    <same_srcuser />
     <different_srcip />
     <description>same user failing from two addresses</description>
   </rule>
@@ -166,3 +166,23 @@ def test_oversized_events_are_cut_and_counted(tmp_path):
     r = eng.process("Dec  1 10:00:00 h auth: fail user=a src=1.1.1.1 " + "x" * 500, now=1)
     assert len(r.event.full_log) == 100 and r.rule.id == "100601"
     assert eng.counters["truncated"] == 1 and eng.counters["events"] == 1
+
+
+def test_same_user_compares_the_destination_user(tmp_path):
+    rules = RULES.replace("</group>\n", """  <rule id="100606" level="9" timeframe="60">
+    <if_matched_sid>100601</if_matched_sid>
+    <same_user />
+    <description>same destination user</description>
+  </rule>
+</group>
+""", 1)
+    dec = DEC.replace("<order>action, srcuser, srcip</order>", "<order>action, user, srcip</order>")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "d" / "a.xml").write_text(dec)
+    (tmp_path / "r" / "a.xml").write_text(rules)
+    eng = Engine(Ruleset.load(decoder_dirs=[str(tmp_path / "d")], rule_dirs=[str(tmp_path / "r")]))
+    assert send(eng, "fail user=a src=1.1.1.1", 1).rule.id == "100601"
+    assert send(eng, "fail user=b src=1.1.1.1", 2).rule.id == "100601"
+    r = send(eng, "fail user=a src=2.2.2.2", 3)
+    assert r.rule.id == "100606" and r.event.fields["dstuser"] == "a"

@@ -547,7 +547,9 @@ def _val(ev: Event, name: str):
     if name.startswith("f:"):
         return ev.get(name[2:])
     if name == "user":
-        return ev.user
+        # same_user/different_user compare the (destination) user; there is
+        # a separate same_srcuser for the source user
+        return ev.fields.get("dstuser")
     if name == "agent":
         return ev.agent_id
     return ev.get(name)
