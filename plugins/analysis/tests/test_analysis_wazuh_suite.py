@@ -118,3 +118,21 @@ def test_accumulate_joins_fields_of_one_ldap_connection(suite_ruleset):
     assert res.alert["data"]["srcip"] == "192.168.0.2" and res.alert["data"]["dstuser"] == "bob"
     other = eng.process("Oct  2 19:51:22 example slapd[30864]: conn=7 op=0 RESULT tag=97 err=49 text=")
     assert "srcip" not in other.event.fields
+
+
+def test_rule_trace_agrees_with_the_fast_path(suite_ruleset):
+    """Rule debugging (logtest -v) walks the tree without shortcuts; it must
+    reach the same verdict as the dispatching fast path."""
+    from wazuhd_analysis.engine import Engine, format_rule_trace
+
+    lines = [c.lines[0] for f in suite_ini_files(RULESET) for c in parse_ini(f) if len(c.lines) == 1]
+    assert lines
+    for line in lines[::7]:
+        trace = []
+        traced = Engine(suite_ruleset).process(line, trace=trace)
+        fast = Engine(suite_ruleset).process(line)
+        assert (traced.rule.id if traced.rule else None) == (fast.rule.id if fast.rule else None), line
+        if traced.rule is not None:
+            assert trace[-1][1] == "matched" or any(t[1] == "matched" and t[2] is traced.rule for t in trace)
+    text = format_rule_trace(trace)
+    assert text.startswith("**Rule debugging:") and "Trying rule: " in text

@@ -35,7 +35,7 @@ from .event import Event, predecode
 from .lists import ListRegistry
 from .rules import CompiledCondition, Condition, Rule, RuleSet
 
-__all__ = ["Ruleset", "Engine", "Result", "RulesetConfig"]
+__all__ = ["Ruleset", "Engine", "Result", "RulesetConfig", "format_rule_trace"]
 
 # bounded memory: events remembered per correlated rule / group
 MAX_REMEMBERED = 2048
@@ -178,7 +178,8 @@ class Engine:
     # -- public ---------------------------------------------------------
     def process(self, message: str, location: str = "stdin", *, agent_id: str = "000",
                 agent_name: str | None = None, agent_ip: str | None = None,
-                now: float | None = None, log_format: str = "syslog") -> Result:
+                now: float | None = None, log_format: str = "syslog",
+                trace: list | None = None) -> Result:
         """Analyse one event.  ``location`` may be an agent location in
         Wazuh's queue form ``[001] (web01) 10.0.0.5->/var/log/auth.log``,
         which sets the agent fields and leaves the path as the location."""
@@ -194,9 +195,12 @@ class Engine:
             self.counters["truncated"] += 1
         ev = Event(message, location, agent_id=agent_id, agent_name=agent_name,
                    agent_ip=agent_ip, now=now, log_format=log_format)
-        return self.process_event(ev)
+        return self.process_event(ev, trace)
 
-    def process_event(self, ev: Event) -> Result:
+    def process_event(self, ev: Event, trace: list | None = None) -> Result:
+        """Analyse a prepared event.  With ``trace`` (a list), every rule tried
+        is recorded as ``(depth, "trying"|"matched", rule)`` for rule debugging
+        (logtest ``-v``); see :func:`format_rule_trace`."""
         self.counters["events"] += 1
         if ev.log_format == "eventchannel":
             dec = _eventchannel_decode(ev)
@@ -209,7 +213,7 @@ class Engine:
             self.counters["decoded"] += 1
             if dec.accumulate or (ev.top_decoder is not None and ev.top_decoder.accumulate):
                 self._accumulate(ev)
-        rule = self._match(ev, fts_new)
+        rule = self._match(ev, fts_new) if trace is None else self._match_traced(ev, trace)
         alert = None
         if rule is not None:
             ev.rule = rule
@@ -240,6 +244,29 @@ class Engine:
             if r is not None:
                 return r
         return None
+
+    def _match_traced(self, ev: Event, trace: list) -> Rule | None:
+        """The same search as :meth:`_match`, without the shortcuts, recording
+        every rule it tries (the shortcuts only skip rules that cannot match)."""
+        dtype = ev.dtype
+        for root in self.ruleset.rules.roots:
+            if (root.category or "syslog") != dtype:
+                continue
+            r = self._check_traced(root, ev, trace, 0)
+            if r is not None:
+                return r
+        return None
+
+    def _check_traced(self, rule: Rule, ev: Event, trace: list, depth: int) -> Rule | None:
+        trace.append((depth, "trying", rule))
+        if not self._conditions(rule, ev, False, rule.conditions):
+            return None
+        trace.append((depth, "matched", rule))
+        for child in rule.children:
+            r = self._check_traced(child, ev, trace, depth + 1)
+            if r is not None:
+                return r
+        return rule
 
     def _check(self, rule: Rule, ev: Event, fts_new: bool, key, quick_done: bool = False) -> Rule | None:
         if not self._conditions(rule, ev, fts_new, rule.rest if quick_done else rule.conditions):
@@ -553,3 +580,17 @@ def _val(ev: Event, name: str):
     if name == "agent":
         return ev.agent_id
     return ev.get(name)
+
+
+def format_rule_trace(trace: list) -> str:
+    """Rule debugging text in the manner of ``wazuh-logtest -v``."""
+    lines = ["**Rule debugging:"]
+    for i, (depth, what, rule) in enumerate(trace):
+        pad = "\t" * (depth + 1)
+        if what == "trying":
+            lines.append(f"{pad}Trying rule: {rule.id} - {rule.description}")
+        else:
+            lines.append(f"{pad}\t*Rule {rule.id} matched")
+            if rule.children and i + 1 < len(trace) and trace[i + 1][0] > depth:
+                lines.append(f"{pad}\t*Trying child rules")
+    return "\n".join(lines)
