@@ -5,39 +5,20 @@
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 
-import httpx
+from wazuhd.testing import ApiDaemon, wazuh_spec_path
 
-from wazuhd.testing import DaemonProcess, free_port
-
-SHARED = Path(__file__).resolve().parents[3].parent / "shared"
-WAZUH_SPEC = SHARED / "wazuh-api" / "spec.yaml"
+WAZUH_SPEC = wazuh_spec_path()
 PASSWORD = "Ag3nts!Passw0rd"
 
 
-class AgentsDaemon(DaemonProcess):
+class AgentsDaemon(ApiDaemon):
+    """The host's API daemon, with no request limit and quick agent status checks."""
+
     def __init__(self, home: Path, extra: str = ""):
-        self.port = free_port()
-        config = (f"api:\n  host: 127.0.0.1\n  port: {self.port}\n  access:\n    max_request_per_minute: 0\n"
-                  f"agents:\n  status_check_interval: 0.2\n  client_keys_delay: 0.1\n{extra}")
-        super().__init__(home, config=config)
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        verify = ssl.create_default_context(cafile=str(self.home / "etc" / "api" / "server.crt"))
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, verify=verify, headers=headers, timeout=60)
-
-    def login(self, user: str = "wazuh", password: str = "wazuh") -> str:
-        with self.client() as client:
-            reply = client.post("/security/user/authenticate", auth=(user, password))
-        assert reply.status_code == 200, reply.text
-        return reply.json()["data"]["token"]
+        super().__init__(home, api="  access:\n    max_request_per_minute: 0\n",
+                         extra=f"agents:\n  status_check_interval: 0.2\n  client_keys_delay: 0.1\n{extra}")
 
 
 class Api:
@@ -52,12 +33,12 @@ class Api:
     def __getattr__(self, method):
         return getattr(self.http, method)
 
-    def ok(self, reply: httpx.Response) -> dict:
+    def ok(self, reply) -> dict:
         assert reply.status_code == 200, reply.text
         return reply.json()
 
     def user_with_policy(self, actions: list[str], resources: list[str], effect: str = "allow",
-                         more: list[dict] = ()) -> httpx.Client:
+                         more: list[dict] = ()):
         """A client logged in as a new user whose one role holds this policy (and ``more``)."""
         self.counter += 1
         n = self.counter

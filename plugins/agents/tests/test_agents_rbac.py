@@ -60,6 +60,10 @@ def test_group_limited_role_counts_and_summaries(web_reader):
     assert {(d["status"], d["count"]) for d in distinct["affected_items"]} == {("active", 1), ("never_connected", 2)}
     overview = web_reader.get("/overview/agents").json()["data"]
     assert overview["agent_status"]["connection"]["total"] == 3
+    assert overview["groups"] == [{"name": "web", "count": 3}]
+    assert [a["id"] for a in overview["last_registered_agent"]] == ["003"]
+    outdated = web_reader.get("/agents/outdated").json()["data"]
+    assert [a["id"] for a in outdated["affected_items"]] == ["001"] and outdated["total_affected_items"] == 1
     assert ids(web_reader.get("/agents/no_group")) == []
 
 

@@ -25,7 +25,9 @@ ADMIN = RbacContext({}, mode="black")
 def reg(tmp_path):
     store = Store(tmp_path / "db")
     store.migrate(("agents", m) for m in db.MIGRATIONS)
-    yield db.Registry(store.db(db.DATABASE), tmp_path / "etc")
+    reg = db.Registry(store.db(db.DATABASE), tmp_path / "etc")
+    yield reg
+    reg.cache.close()
     store.close()
 
 
@@ -161,3 +163,24 @@ def test_daemon_imports_existing_client_keys(tmp_path):
         assert agents[0]["name"] == "legacy-agent" and agents[0]["registerIP"] == "10.4.0.3"
     finally:
         daemon.terminate()
+
+
+def test_page_cache_never_serves_a_page_older_than_the_data(reg, tmp_path):
+    registry.register_sync(reg, "cache-one")
+
+    def names():
+        result = trio.run(lambda: registry.get_agents(ADMIN, None, registry=reg, q="name~cache", limit=10))
+        return [a["name"] for a in result.affected_items]
+
+    assert names() == ["cache-one"]
+    assert names() == ["cache-one"] and reg.cache.hits >= 1
+    registry.register_sync(reg, "cache-two")  # the daemon's own writer
+    assert names() == ["cache-one", "cache-two"]
+    other = Store(tmp_path / "db")  # another process's connection (the CLI)
+    other.db(db.DATABASE).execute_sync("UPDATE agent SET name = 'cache-renamed' WHERE name = 'cache-one'")
+    other.close()
+    assert names() == ["cache-renamed", "cache-two"]
+    timed = trio.run(lambda: registry.get_agents(ADMIN, None, registry=reg, filters={"older_than": "0s"}, limit=1))
+    hits = reg.cache.hits
+    trio.run(lambda: registry.get_agents(ADMIN, None, registry=reg, filters={"older_than": "0s"}, limit=1))
+    assert reg.cache.hits == hits and timed.total_affected_items >= 0  # timeframes are never cached

@@ -8,74 +8,30 @@ an operation is reported as undocumented, not failed.
 from __future__ import annotations
 
 import httpx
-import jsonschema
 import pytest
-import referencing
-import referencing.jsonschema
 import yaml
+
+from wazuhd.testing import WazuhSchemas
 
 from agents_helpers import WAZUH_SPEC, AgentsDaemon, Api
 
 pytestmark = pytest.mark.skipif(not WAZUH_SPEC.exists(), reason=f"Wazuh's spec is absent ({WAZUH_SPEC})")
 
-URI = "urn:wazuh-spec"
 OURS = ("/agents", "/groups", "/overview/agents", "/tasks/status")
 
 
-def openapi_to_jsonschema(node):
-    if isinstance(node, list):
-        return [openapi_to_jsonschema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: openapi_to_jsonschema(v) for k, v in node.items() if k not in ("nullable", "example", "examples")}
-    if node.get("nullable") is True and "$ref" not in node:
-        if "enum" in out and None not in out["enum"]:
-            out["enum"] = [*out["enum"], None]
-        if "type" in out:
-            kinds = out["type"] if isinstance(out["type"], list) else [out["type"]]
-            out["type"] = [*kinds, "null"]
-        else:
-            out = {"anyOf": [{"type": "null"}, out]}
-    return out
-
-
-class Wazuh:
-    def __init__(self, spec: dict):
-        self.spec = spec
-        resource = referencing.Resource.from_contents(openapi_to_jsonschema(spec),
-                                                      default_specification=referencing.jsonschema.DRAFT4)
-        self.registry = referencing.Registry().with_resource(URI, resource)
-
-    def at(self, parts):
-        node = self.spec
-        for part in parts:
-            node = node[part]
-        return node
-
-    def check(self, path: str, method: str, reply: httpx.Response) -> str:
-        responses = self.spec["paths"][path][method]["responses"]
-        key = str(reply.status_code) if str(reply.status_code) in responses else (
-            "default" if "default" in responses else None)
-        if key is None:
-            return "undocumented"
-        parts = ["paths", path, method, "responses", key]
-        node = responses[key]
-        while "$ref" in node:
-            parts = [p.replace("~1", "/").replace("~0", "~") for p in node["$ref"][2:].split("/")]
-            node = self.at(parts)
-        media = reply.headers.get("content-type", "").split(";")[0].strip()
-        lookup = "application/json" if media == "application/problem+json" else media
-        content = node.get("content") or {}
-        assert lookup in content, f"{method.upper()} {path} -> {reply.status_code}: {media} not declared"
-        if "schema" not in content[lookup]:
-            return "ok"
-        pointer = "/".join(p.replace("~", "~0").replace("/", "~1") for p in [*parts, "content", lookup, "schema"])
-        validator = jsonschema.Draft4Validator({"$ref": f"{URI}#/{pointer}"}, registry=self.registry)
-        body = reply.json() if "json" in lookup else reply.text
-        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
-        assert not errors, (f"{method.upper()} {path} -> {reply.status_code} does not validate:\n"
-                            + "\n".join(errors[:8]) + f"\n{reply.text[:600]}")
-        return "ok"
+def check(wazuh: WazuhSchemas, path: str, method: str, reply: httpx.Response) -> str:
+    """"ok", or "undocumented" when Wazuh declares no such status; AssertionError otherwise."""
+    if wazuh.response_pointer(path, method, reply.status_code) is None:
+        return "undocumented"
+    media = reply.headers.get("content-type", "").split(";")[0].strip()
+    lookup = "application/json" if media == "application/problem+json" else media
+    body = reply.json() if "json" in lookup else reply.text
+    errors = wazuh.errors(path, method, reply.status_code, body, lookup)
+    assert errors is not None, f"{method.upper()} {path} -> {reply.status_code}: {media} not declared by Wazuh"
+    assert not errors, (f"{method.upper()} {path} -> {reply.status_code} does not validate:\n"
+                        + "\n".join(errors[:8]) + f"\n{reply.text[:600]}")
+    return "ok"
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +48,7 @@ def api(daemon):
 
 @pytest.fixture(scope="module")
 def wazuh():
-    return Wazuh(yaml.safe_load(WAZUH_SPEC.read_text()))
+    return WazuhSchemas.load()
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +151,7 @@ def test_responses_validate_against_wazuh(wazuh, replies):
         for reply in answers:
             assert reply.status_code < 500, f"{method.upper()} {reply.request.url}: {reply.text}"
             try:
-                outcomes.append(f"{reply.status_code} {wazuh.check(path, method, reply)}")
+                outcomes.append(f"{reply.status_code} {check(wazuh, path, method, reply)}")
             except AssertionError as exc:
                 failures.append(str(exc))
                 outcomes.append(f"{reply.status_code} FAIL")

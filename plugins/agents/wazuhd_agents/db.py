@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import platform
 import socket
+import sqlite3
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -119,9 +122,19 @@ def update_manager_os(conn) -> None:
          uname.machine, VERSION, socket.gethostname()))
 
 
+#: Binary-collation indexes for the GROUP BY / DISTINCT of summaries and the overview (the
+#: NOCASE ones above serve filters and sorts; grouping compares with BINARY).
+SUMMARY_INDEXES_SQL = """
+CREATE INDEX agent_summary ON agent (connection_status, group_config_status);
+CREATE INDEX agent_platform_binary ON agent (os_platform);
+CREATE INDEX agent_version_binary ON agent (version);
+CREATE INDEX agent_node_binary ON agent (node_name);
+"""
+
 MIGRATIONS = [
     Migration(DATABASE, "agents-0001-tables", sql=SCHEMA_SQL),
     Migration(DATABASE, "agents-0002-manager", apply=_manager_row),
+    Migration(DATABASE, "agents-0003-summary-indexes", sql=SUMMARY_INDEXES_SQL),
 ]
 
 # -- queryable fields --------------------------------------------------------------------
@@ -192,6 +205,53 @@ def present(row: dict) -> dict:
     return out
 
 
+class PageCache:
+    """Recent list pages, valid while the database is unchanged.
+
+    Validity is SQLite's ``PRAGMA data_version`` read on a connection of the cache's own that
+    never writes: it changes whenever any connection commits (the daemon's writer, a CLI in
+    another process), so a cached page is served only if nothing at all was written since
+    it was read. The version is read before the query, so a page is never labelled newer
+    than its data. Callers do not cache time-dependent queries (timeframes)."""
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._lock = threading.Lock()
+        self._pages: OrderedDict = OrderedDict()
+        self._conn: sqlite3.Connection | None = None
+        self.hits = self.misses = 0
+
+    def version(self, path: Path) -> int:
+        with self._lock:
+            if self._conn is None:
+                self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def get(self, key, version: int):
+        with self._lock:
+            found = self._pages.get(key)
+            if found is not None and found[0] == version:
+                self._pages.move_to_end(key)
+                self.hits += 1
+                return found[1]
+            self.misses += 1
+            return None
+
+    def put(self, key, version: int, page) -> None:
+        with self._lock:
+            self._pages[key] = (version, page)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._pages.clear()
+
+
 @dataclass
 class Settings:
     """The ``agents`` section of the config."""
@@ -220,6 +280,7 @@ class Registry:
     etc: Path
     settings: Settings = field(default_factory=Settings)
     keys_changed: Callable[[], None] = lambda: None
+    cache: PageCache = field(default_factory=lambda: PageCache())
 
     @property
     def shared(self) -> Path:

@@ -81,7 +81,15 @@ def wazuhd_startup(ctx):
     ctx.runtime["agents"] = reg
     ctx.runtime["agents.daemon"] = runtime
     runtime.dirty.set()
-    ctx.add_counters("agents", lambda: {"client_keys_writes": runtime.writes})
+    ctx.add_counters("agents", lambda: {"client_keys_writes": runtime.writes, "page_cache_hits": reg.cache.hits,
+                                        "page_cache_misses": reg.cache.misses})
+
+
+@hookimpl
+def wazuhd_shutdown(ctx):
+    reg = ctx.runtime.get("agents")
+    if reg is not None:
+        reg.cache.close()
 
 
 @hookimpl

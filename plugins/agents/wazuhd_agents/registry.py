@@ -8,17 +8,20 @@ limit, distinct) become one SELECT and one COUNT; nothing loads the table into m
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
 
+import trio
+
 from wazuhd.errors import WazuhError, WazuhPermissionError, error_for
-from wazuhd.query import Query, apply, run_sql, to_sql
+from wazuhd.query import Query, apply, conditions, to_sql
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult, WazuhResult
 
-from wazuhd_agents.db import AGENTS, RBAC_COLUMNS, Registry, agent_id, present
+from wazuhd_agents.db import AGENTS, DATE_FIELDS, RBAC_COLUMNS, Registry, agent_id, iso, present
 from wazuhd_agents import keys as keys_mod
 
 log = logging.getLogger("wazuhd.agents")
@@ -178,13 +181,73 @@ def _query(params: Mapping) -> Query:
                                 if k in ("offset", "limit", "sort", "search", "select", "q", "distinct")})
 
 
+_ISO = "'%Y-%m-%dT%H:%M:%S+00:00'"
+
+
+def _json_value(name: str, column: str) -> str:
+    """SQL turning one selected column into its value in Wazuh's agent object."""
+    if name == "id":
+        return f"printf('%03d', {column})"
+    if name in DATE_FIELDS:
+        return f"strftime({_ISO}, {column}, 'unixepoch')"
+    if name == "group":  # group names are [\w.-]: safe inside a JSON string
+        return f"""(CASE WHEN {column} IS NULL OR {column} = '' THEN NULL
+                   ELSE json('["' || replace({column}, ',', '","') || '"]') END)"""
+    return column
+
+
+def fetch_page(conn, query: Query, where: str, params: list, now: float) -> tuple[list[dict], int]:
+    """One page of agents as Wazuh shows them (absent fields rather than nulls), and the count
+    of all matches. Blocking.
+
+    SQLite builds each agent's JSON (``json_patch`` drops null members) and Python parses the
+    page once: a 500-agent page costs a few milliseconds instead of a Python loop over
+    every field."""
+    statement = to_sql(query, AGENTS, where=where, where_params=params, now=now)
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    total = cursor.execute(statement.count_sql, statement.count_params).fetchone()[0]
+    names = [f"c{i}" for i in range(len(statement.columns))]
+    plain, os_parts = [], []
+    for name, column in zip(statement.columns, names):
+        if name.startswith("os."):
+            os_parts.append(f"'{name[3:]}', {column}")
+        else:
+            plain.append(f"'{name}', {_json_value(name, column)}")
+    if os_parts:
+        os_object = f"json_patch('{{}}', json_object({', '.join(os_parts)}))"
+        plain.append(f"'os', (CASE WHEN {os_object} = '{{}}' THEN NULL ELSE json({os_object}) END)")
+    sql = (f"WITH t({', '.join(names)}) AS ({statement.sql}) "
+           f"SELECT json_patch('{{}}', json_object({', '.join(plain)})) FROM t")
+    rows = cursor.execute(sql, statement.params).fetchall()
+    return json.loads("[" + ",".join(row[0] for row in rows) + "]"), total
+
+
+def _timeless(query: Query, filters: Mapping | None) -> bool:
+    """No timeframe in the filters or q: the page depends on the data only (cacheable)."""
+    if filters and filters.get("older_than") is not None:
+        return False
+    return query.q is None or not any(c.field in DATE_FIELDS for c in conditions(query.q))
+
+
 async def page_agents(registry: Registry, where: str, params: list, query: Query,
-                      result: AffectedItemsResult) -> AffectedItemsResult:
+                      result: AffectedItemsResult, *, cacheable: bool = True) -> AffectedItemsResult:
     now = time.time()
-    page = await registry.db.read(lambda conn: run_sql(conn, query, AGENTS, where=where,
-                                                       where_params=params, now=now))
-    result.affected_items = [present(row) for row in page.items]
-    result.total_affected_items = page.total
+
+    def work(conn):
+        if not cacheable:
+            return fetch_page(conn, query, where, params, now)
+        key = (query, where, tuple(params))
+        version = registry.cache.version(registry.db.path)
+        page = registry.cache.get(key, version)
+        if page is None:
+            page = fetch_page(conn, query, where, params, now)
+            registry.cache.put(key, version, page)
+        return page
+
+    items, total = await registry.db.read(work)
+    result.affected_items = list(items)  # the cached list stays untouched
+    result.total_affected_items = total
     return result
 
 
@@ -204,15 +267,14 @@ async def get_agents(rbac, agent_list=None, *, registry: Registry, rbac_filters=
         for missing in sorted(await _missing(registry, agent_list)):
             result.add_failed_item(missing, error_for(1701))
     where, params = scope(agent_list, rbac_filters, filters, extra=extra_where)
-    return await page_agents(registry, where, params, _query(query), result)
+    query_ = _query(query)
+    return await page_agents(registry, where, params, query_, result, cacheable=_timeless(query_, filters))
 
 
 async def get_agents_no_group(rbac, *, registry: Registry, **query) -> AffectedItemsResult:
     """``GET /agents/no_group``: agents (not 000) in no group."""
-    result = await get_agents(rbac, None, registry=registry,
-                              extra_where=["agent.groups IS NULL", "agent.id != 0"], **query)
-    result.all_msg = "All selected agents information was returned"
-    return result
+    return await get_agents(rbac, None, registry=registry,
+                            extra_where=["agent.groups IS NULL", "agent.id != 0"], **query)
 
 
 async def get_outdated_agents(rbac, *, registry: Registry, **query) -> AffectedItemsResult:
@@ -322,9 +384,11 @@ async def get_agents_summary(rbac, agent_list=None, *, registry: Registry, rbac_
     return WazuhResult({"data": await registry.db.read(work)})
 
 
-async def overview(rbac, *, registry: Registry, group_names: Sequence[str] | None = None) -> WazuhResult:
-    """``GET /overview/agents``: nodes, groups, OS, status, versions and the last registered."""
+async def overview(rbac, *, registry: Registry) -> WazuhResult:
+    """``GET /overview/agents``: nodes, groups (those ``group:read`` allows), OS, status,
+    versions and the last registered agent, all counted over the agents ``agent:read`` allows."""
     where, params = await visible_where(rbac)
+    readable = rbac.resource_filter(["group:read"], "group:id")
 
     def work(conn):
         def pairs(column):
@@ -343,8 +407,7 @@ async def overview(rbac, *, registry: Registry, group_names: Sequence[str] | Non
             f" WHERE b.grp = g.name AND {where}) AS count FROM grp g ORDER BY g.name", params).fetchall()
         return {
             "nodes": [{"node_name": n, "count": c} for n, c in pairs("node_name")],
-            "groups": [{"name": n, "count": c} for n, c in group_rows
-                       if group_names is None or n in group_names],
+            "groups": [{"name": n, "count": c} for n, c in group_rows if readable.matches([f"group:id:{n}"])],
             "agent_os": [{"os": {"name": n, "platform": p, "version": v}, "count": c} for n, p, v, c in
                          conn.execute(f"SELECT os_name, os_platform, os_version, COUNT(*) FROM agent"
                                       f" WHERE ({where}) AND os_name IS NOT NULL GROUP BY 1, 2, 3", params)],
@@ -474,7 +537,6 @@ def register_sync(registry: Registry, name: str, ip: str = "any", *, ident: str 
 async def add_agent(rbac, name: str, ip: str = "any", *, registry: Registry, agent_id: str | None = None,
                     key: str | None = None, force: Mapping | None = None) -> WazuhResult:
     """``POST /agents``, ``/agents/insert``, ``/agents/insert/quick``: register one agent."""
-    import trio
     data = await trio.to_thread.run_sync(
         lambda: register_sync(registry, name, ip, ident=agent_id, key=key, force=force))
     return WazuhResult({"data": data})
