@@ -72,3 +72,12 @@ def test_pf_plugin(tmp_path):
     assert r.decoder_name == "pf" and r.event.dtype == "firewall"
     assert (f["action"], f["srcip"], f["srcport"], f["dstip"], f["dstport"]) == (
         "pass", "140.211.166.3", "6667", "192.168.2.10", "16290")
+
+
+def test_hostile_json_does_not_break_the_engine(tmp_path):
+    rs = load(tmp_path, '<decoder name="json"><prematch>^{\\s*"</prematch>'
+                        "<plugin_decoder>JSON_Decoder</plugin_decoder></decoder>")
+    eng = Engine(rs)
+    r = eng.process('{"a":' * 20000 + "1" + "}" * 20000)
+    assert r.decoder_name == "json" and r.event.fields == {}
+    assert eng.process('{"ok": 1}').event.fields == {"ok": "1"}

@@ -329,7 +329,7 @@ class DecoderSet:
                         _set_fields(ev, node, r[1])
                 if node.plugin is not None:
                     off = pmatch if node.plugin_offset else 0
-                    node.plugin(ev, node, log[off:] if off else log)
+                    _run_plugin(node, ev, log[off:] if off else log)
                 return node
             self._decode_children(ev, node, log, pmatch)
             return ev.decoder
@@ -383,7 +383,7 @@ class DecoderSet:
             ev.dtype = chosen.type
         if chosen.plugin is not None:
             off = cmatch if chosen.plugin_offset == "after_prematch" else (pmatch if chosen.plugin_offset == "after_parent" else 0)
-            chosen.plugin(ev, chosen, log[off:] if off else log)
+            _run_plugin(chosen, ev, log[off:] if off else log)
             return
         regex_prev = None
         k = chosen
@@ -430,6 +430,15 @@ class DecoderSet:
         while i < len(kids) and kids[i].get_next:
             i += 1
         return i + 1
+
+
+def _run_plugin(d: Decoder, ev: Event, text: str) -> None:
+    """Run a plugin decoder; a hostile input (e.g. JSON nested beyond the
+    parser's depth) leaves the event with what was decoded so far."""
+    try:
+        d.plugin(ev, d, text)
+    except (RecursionError, ValueError, TypeError, MemoryError):
+        pass
 
 
 def _required_literals(m):

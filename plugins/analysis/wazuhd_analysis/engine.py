@@ -29,7 +29,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .alert import build_alert
-from .decoders import DecoderSet
+from .decoders import DecoderSet, _run_plugin
 from .errors import RulesetError
 from .event import Event, predecode
 from .lists import ListRegistry
@@ -542,7 +542,7 @@ class Engine:
 
 
 def _builtin_eventchannel():
-    from .decoders import Decoder
+    from .decoders import Decoder  # noqa: F401
     from .plugin_decoders import json_decoder
 
     d = Decoder("windows_eventchannel", "<built-in>", 0)
@@ -566,7 +566,7 @@ def _eventchannel_decode(ev: Event):
     ev.dtype = d.type
     low = ev.log.lower()
     ev.low = low if len(low) == len(ev.log) else None
-    d.plugin(ev, d, ev.log)
+    _run_plugin(d, ev, ev.log)
     return d
 
 
