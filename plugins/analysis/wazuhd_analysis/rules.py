@@ -57,6 +57,12 @@ _SAME_NAMES = {
     "agent": "agent", "hostname": "hostname", "program_name": "program_name",
 }
 
+# Wazuh decodes these internal event kinds in C, not with XML decoders.
+WAZUH_INTERNAL_DECODERS = frozenset({
+    "rootcheck", "sca", "syscollector", "ciscat", "hostinfo_modified", "hostinfo_new",
+    "syscheck_integrity_changed", "syscheck_deleted", "syscheck_new_entry",
+})
+
 COMPLIANCE_PREFIXES = (
     ("pci_dss_", "pci_dss"),
     ("gdpr_", "gdpr"),
@@ -641,6 +647,18 @@ class RuleSet:
         for _ in range(2):
             for r in self.order:
                 r.prepare()
+        if self.decoder_names is not None:
+            known = set(self.decoder_names) | {"windows_eventchannel"}
+            for r in self.order:
+                if r.decoded_as is None or r.decoded_as in known:
+                    continue
+                d = r.decoded_as
+                if d in WAZUH_INTERNAL_DECODERS or d.startswith(("syscheck_", "hostinfo_")):
+                    why = "is a Wazuh built-in decoder for internal events, not provided here"
+                else:
+                    why = "names no loaded decoder"
+                self.warnings.append(f"{r.file}:{r.line}: rule {r.id}: decoded_as {d!r} {why}; "
+                                     "the rule cannot match")
         self.dependents_sid = {}
         self.dependents_group = {}
         for r in self.order:
