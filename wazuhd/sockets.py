@@ -320,12 +320,17 @@ async def serve_event_queue(path: Path, send_channel: trio.MemorySendChannel, *,
         sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_RCVBUF, 4 << 20)
         task_status.started(path)
         async with send_channel:
+            in_hand = None  # received, not yet in the channel (a cancelled send sends nothing)
             try:
                 while True:
-                    await _forward(await sock.recv(max_size + 1), send_channel, max_size, stats)
+                    in_hand = await sock.recv(max_size + 1)
+                    await _forward(in_hand, send_channel, max_size, stats)
+                    in_hand = None
             except trio.Cancelled:
                 with trio.CancelScope(shield=True), trio.move_on_after(drain_timeout):
                     unlink_quietly(path)
+                    if in_hand is not None:
+                        await _forward(in_hand, send_channel, max_size, stats)
                     while True:
                         with trio.move_on_after(0.05) as idle:
                             datagram = await sock.recv(max_size + 1)
@@ -351,8 +356,8 @@ async def _forward(datagram: bytes, send_channel: trio.MemorySendChannel, max_si
         stats.invalid += 1
         log.warning("queue: dropped a malformed event: %s: %.80r", exc, datagram)
         return
-    stats.received += 1
     await send_channel.send(event)
+    stats.received += 1
 
 
 # -- clients ---------------------------------------------------------------------
