@@ -180,3 +180,14 @@ def test_syslog_and_tailed_file_inputs_feed_analysis(tmp_path):
         assert by_rule["190101"]["location"] == str(auth_log)
     finally:
         daemon.kill()
+
+
+def test_logtest_verbose_shows_the_rules_tried(daemon):
+    result = subprocess.run(wazuhd_command("logtest", "--home", str(daemon.home), "-v"),
+                            input=INVALID + "\n", capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    debugging = result.stdout.split("**Rule debugging:\n")[1].split("\n\n")[0].splitlines()
+    assert debugging[0] == "\tTrying rule: 9 - Root of every syslog rule."
+    assert "\t\tTrying rule: 190101 - sshd: authentication failed for $(dstuser) from $(srcip)." \
+        in debugging
+    assert debugging[-1] == "\t\t\t\t*Rule 190102 matched"

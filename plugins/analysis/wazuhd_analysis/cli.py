@@ -29,6 +29,8 @@ def configure_logtest(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-l", dest="location", default="stdin", help='location (default "stdin")')
     parser.add_argument("-f", dest="log_format", default="syslog", help="log format (syslog)")
     parser.add_argument("-q", dest="quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("-v", dest="verbose", action="store_true",
+                        help="rule debugging: show every rule tried and matched")
     parser.add_argument("--standalone", action="store_true",
                         help="load the ruleset in this process instead of asking the daemon")
     parser.add_argument("--decoder-dir", action="append", default=[], metavar="DIR")
@@ -60,7 +62,11 @@ def _local_backend(args) -> tuple[Callable, Callable]:
     ruleset = Ruleset.load(decoder_dirs=args.decoder_dir, rule_dirs=args.rule_dir,
                            list_files=lists)
     sessions = LogtestSessions(lambda: ruleset)
-    return (lambda params: sessions.process(**params), sessions.remove)
+    def process(params: dict) -> dict:
+        options = params.pop("options", {})
+        return sessions.process(**params, rules_debug=bool(options.get("rules_debug")))
+
+    return process, sessions.remove
 
 
 def _show(data: dict, out) -> None:
@@ -75,6 +81,10 @@ def _show(data: dict, out) -> None:
         _fields(output.get("data", {}), (), out)
     else:
         print("\tNo decoder matched.", file=out)
+    if "rules_debug" in data:
+        print("\n**Rule debugging:", file=out)
+        for line in data["rules_debug"]:
+            print(line, file=out)
     if "rule" in output:
         print("\n**Phase 3: Completed filtering (rules).", file=out)
         _fields(output["rule"], ("id", "level", "description", "groups", "firedtimes"), out)
@@ -118,6 +128,8 @@ def run_logtest(args, stdin=None, out=None) -> int:
             params = {"event": event, "log_format": args.log_format, "location": args.location}
             if token:
                 params["token"] = token
+            if args.verbose:
+                params["options"] = {"rules_debug": True}
             try:
                 data = process(params)
             except (SocketReplyError, WazuhException) as exc:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from wazuhd.errors import WazuhError
-from wazuhd_analysis.engine import Engine, Result, Ruleset
+from wazuhd_analysis.engine import Engine, Result, Ruleset, format_rule_trace
 
 LOG_FORMATS = ("syslog", "json", "snort-full", "squid", "eventlog", "eventchannel", "audit",
                "mysql_log", "postgresql_log", "nmapg", "iis", "command", "full_command",
@@ -73,8 +73,9 @@ class LogtestSessions:
         return token, session
 
     def process(self, *, event: str, log_format: str, location: str,
-                token: str | None = None) -> dict:
-        """Wazuh's ``log_processing``: the reply's ``data`` object."""
+                token: str | None = None, rules_debug: bool = False) -> dict:
+        """Wazuh's ``log_processing``: the reply's ``data`` object (with ``rules_debug``,
+        the rules tried and matched, as ``wazuh-logtest -v`` shows them)."""
         if not isinstance(event, str) or not event:
             raise WazuhError(7000, "'event' must be a non-empty string")
         if log_format not in LOG_FORMATS:
@@ -89,9 +90,13 @@ class LogtestSessions:
                 messages.append(f"WARNING: (7003): '{token}' token expires")
             token, session = self._open(messages)
         session.last_used = time.monotonic()
-        result = session.engine.process(event, location, log_format=log_format)
-        return {"token": token, "messages": messages, "output": event_output(result),
+        trace = [] if rules_debug else None
+        result = session.engine.process(event, location, log_format=log_format, trace=trace)
+        data = {"token": token, "messages": messages, "output": event_output(result),
                 "alert": result.alert is not None, "codemsg": 1 if messages else 0}
+        if trace is not None:
+            data["rules_debug"] = format_rule_trace(trace).splitlines()[1:]
+        return data
 
     def remove(self, token: str) -> dict:
         if self.sessions.pop(token, None) is None:

@@ -104,7 +104,9 @@ async def _log_processing(ctx, request):
     return ctx.runtime["logtest"].process(event=params.get("event"),
                                           log_format=params.get("log_format", "syslog"),
                                           location=params.get("location"),
-                                          token=params.get("token"))
+                                          token=params.get("token"),
+                                          rules_debug=bool((params.get("options") or {})
+                                                           .get("rules_debug")))
 
 
 async def _remove_session(ctx, request):
