@@ -188,6 +188,6 @@ def test_logtest_verbose_shows_the_rules_tried(daemon):
     assert result.returncode == 0, result.stderr
     debugging = result.stdout.split("**Rule debugging:\n")[1].split("\n\n")[0].splitlines()
     assert debugging[0] == "\tTrying rule: 9 - Root of every syslog rule."
-    assert "\t\tTrying rule: 190101 - sshd: authentication failed for $(dstuser) from $(srcip)." \
+    assert "\t\t\tTrying rule: 190101 - sshd: authentication failed for $(dstuser) from $(srcip)." \
         in debugging
     assert debugging[-1] == "\t\t\t\t*Rule 190102 matched"
