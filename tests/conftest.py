@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from wazuhd.rbac import MIGRATIONS, ensure_defaults
+from wazuhd.store import Store
 from wazuhd.testing import DaemonProcess
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,3 +59,14 @@ def example_plugin_path(tmp_path_factory) -> Path:
 @pytest.fixture
 def example_env(example_plugin_path) -> dict:
     return {"PYTHONPATH": str(example_plugin_path)}
+
+
+@pytest.fixture
+def db(tmp_path):
+    """The RBAC security database (a real SQLite file) with Wazuh's default records."""
+    store = Store(tmp_path / "db")
+    store.migrate([("rbac", migration) for migration in MIGRATIONS])
+    database = store.db("security")
+    ensure_defaults(database)
+    yield database
+    store.close()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from wazuhd.errors import WazuhError, WazuhPermissionError
-from wazuhd.rbac import MIGRATIONS, ensure_defaults, load_context, login_roles
+from wazuhd.rbac import load_context, login_roles
 from wazuhd.rbac import links, roles, users
 from wazuhd.rbac.authcontext import rule_matches, validate_rule
-from wazuhd.store import Store
 
 # The context of Wazuh's documentation, and its examples.
 CONTEXT = {"name": "Initial_auth", "auth": {"name": "Wazuh", "office": ["20", "21", "30"]}}
@@ -65,16 +64,6 @@ def test_malformed_rules_are_refused(rule):
     with pytest.raises(WazuhError) as error:
         validate_rule(rule)
     assert error.value.code == 4003
-
-
-@pytest.fixture
-def db(tmp_path):
-    store = Store(tmp_path / "db")
-    store.migrate([("rbac", migration) for migration in MIGRATIONS])
-    database = store.db("security")
-    ensure_defaults(database)
-    yield database
-    store.close()
 
 
 async def test_run_as_login_gets_the_roles_of_matching_rules(db):

@@ -7,21 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wazuhd.rbac import MIGRATIONS, RbacContext, ensure_defaults, load_context
+from wazuhd.rbac import RbacContext, ensure_defaults, load_context
 from wazuhd.rbac import defaults, links, roles, users
-from wazuhd.store import Store
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "wazuh-api" / "rbac-default"
-
-
-@pytest.fixture
-def db(tmp_path):
-    store = Store(tmp_path / "db")
-    store.migrate([("rbac", migration) for migration in MIGRATIONS])
-    database = store.db("security")
-    ensure_defaults(database)
-    yield database
-    store.close()
 
 
 async def admin(db) -> RbacContext:

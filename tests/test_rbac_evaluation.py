@@ -8,23 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wazuhd.rbac import MIGRATIONS, RbacContext, ensure_defaults, load_context, process_policies
+from wazuhd.rbac import RbacContext, load_context, process_policies
 from wazuhd.rbac.context import sanitize_policy
 from wazuhd.errors import WazuhError, WazuhPermissionError
-from wazuhd.store import Store
 
 ROLE = {"administrator": 1, "readonly": 2, "users_admin": 3, "agents_readonly": 4, "agents_admin": 5,
         "cluster_readonly": 6, "cluster_admin": 7}
-
-
-@pytest.fixture
-def db(tmp_path):
-    store = Store(tmp_path / "db")
-    store.migrate([("rbac", migration) for migration in MIGRATIONS])
-    database = store.db("security")
-    ensure_defaults(database)
-    yield database
-    store.close()
 
 
 def policy(actions, resources, effect="allow") -> dict:

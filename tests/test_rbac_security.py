@@ -7,22 +7,11 @@ import time
 import pytest
 
 from wazuhd.errors import WazuhError, WazuhPermissionError, WazuhResourceNotFound
-from wazuhd.rbac import (MIGRATIONS, AuthenticationFailed, RbacAction, RbacContext, RbacResource, authenticate,
-                         ensure_defaults, load_context, login_roles, register, register_actions, token_valid)
+from wazuhd.rbac import (AuthenticationFailed, RbacAction, RbacContext, RbacResource, authenticate,
+                         load_context, login_roles, register, register_actions, token_valid)
 from wazuhd.rbac import admin, links, roles, users
-from wazuhd.store import Store
 
 PASSWORD = "Secret-123"
-
-
-@pytest.fixture
-def db(tmp_path):
-    store = Store(tmp_path / "db")
-    store.migrate([("rbac", migration) for migration in MIGRATIONS])
-    database = store.db("security")
-    ensure_defaults(database)
-    yield database
-    store.close()
 
 
 async def as_user(db, user_id: int):
