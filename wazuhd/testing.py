@@ -151,6 +151,17 @@ class ApiDaemon(DaemonProcess):
         return reply.json()["data"]["token"]
 
 
+def assert_problem(reply, status: int, code: int | None = None) -> dict:
+    """The reply is a Wazuh-style problem (title, detail[, error]) with this status and code."""
+    assert reply.status_code == status, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    body = reply.json()
+    assert {"title", "detail"} <= set(body)
+    if code is not None:
+        assert body["error"] == code, body
+    return body
+
+
 # -- Wazuh's response schemas ---------------------------------------------------------
 
 

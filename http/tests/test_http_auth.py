@@ -13,6 +13,8 @@ import time
 import jwt
 import pytest
 
+from wazuhd.testing import assert_problem
+
 PASSWORD = "Str0ng.Passw0rd"
 
 
@@ -20,16 +22,6 @@ def claims_of(token: str) -> dict:
     """The JWT payload as any client can read it (no signature check)."""
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-
-
-def assert_problem(reply, status: int, code: int | None = None) -> dict:
-    assert reply.status_code == status, reply.text
-    assert reply.headers["content-type"].startswith("application/problem+json")
-    body = reply.json()
-    assert {"title", "detail"} <= set(body)
-    if code is not None:
-        assert body["error"] == code, body
-    return body
 
 
 def ok(reply) -> dict:

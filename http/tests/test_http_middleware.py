@@ -11,6 +11,8 @@ import time
 import httpx
 import pytest
 
+from wazuhd.testing import assert_problem
+
 PASSWORD = "Str0ng.Passw0rd"
 
 SECURITY_HEADERS = {
@@ -22,16 +24,6 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer, strict-origin-when-cross-origin",
     "cache-control": "no-store",
 }
-
-
-def assert_problem(reply, status: int, code: int | None = None) -> dict:
-    assert reply.status_code == status, reply.text
-    assert reply.headers["content-type"].startswith("application/problem+json")
-    body = reply.json()
-    assert {"title", "detail"} <= set(body)
-    if code is not None:
-        assert body["error"] == code, body
-    return body
 
 
 def client_from(daemon, address: str, token: str | None = None) -> httpx.Client:

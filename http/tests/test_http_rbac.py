@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from wazuhd.testing import assert_problem
+
 PASSWORD = "Str0ng.Passw0rd"
 DEFAULT_ROLES = {"administrator": 1, "readonly": 2, "users_admin": 3, "agents_readonly": 4,
                  "agents_admin": 5, "cluster_readonly": 6, "cluster_admin": 7}
@@ -24,10 +26,7 @@ def ok(reply) -> dict:
 
 def assert_denied(reply) -> None:
     """Wazuh's answer to a forbidden operation: 403, a problem object with error 4000."""
-    assert reply.status_code == 403, reply.text
-    assert reply.headers["content-type"].startswith("application/problem+json")
-    body = reply.json()
-    assert body["error"] == 4000
+    body = assert_problem(reply, 403, 4000)
     assert body["title"] == "Permission Denied"
     assert body["detail"].startswith("Permission denied")
     assert "remediation" in body
