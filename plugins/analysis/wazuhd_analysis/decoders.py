@@ -16,7 +16,7 @@ from .errors import RulesetError
 from .event import Event
 from .osregex import PatternError, compile_pattern
 from .plugin_decoders import PLUGIN_DECODERS
-from .xmlparse import Node, XMLSyntaxError, parse_xml_file
+from .xmlparse import Node, parse_ruleset_file
 
 __all__ = ["Decoder", "DecoderSet", "load_decoders"]
 
@@ -212,12 +212,7 @@ class DecoderSet:
 
     # -- loading --------------------------------------------------------
     def add_file(self, path: str) -> None:
-        try:
-            roots = parse_xml_file(path)
-        except XMLSyntaxError as exc:
-            raise RulesetError(str(exc).split(": ", 1)[-1], file=path, line=exc.line) from exc
-        except OSError as exc:
-            raise RulesetError(f"cannot read decoder file: {exc}", file=path) from exc
+        roots = parse_ruleset_file(path, "decoder")
         variables: dict[str, str] = {}
         for node in roots:
             if node.tag == "var":

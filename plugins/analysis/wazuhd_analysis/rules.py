@@ -17,7 +17,7 @@ import re
 from .errors import RulesetError
 from .lists import ListLookup, ListRegistry
 from .osregex import OSMatch, PatternError, compile_pattern
-from .xmlparse import Node, XMLSyntaxError, parse_xml_file
+from .xmlparse import Node, parse_ruleset_file
 
 __all__ = ["Rule", "RuleSet", "load_rules", "COMPLIANCE_PREFIXES"]
 
@@ -380,12 +380,7 @@ class RuleSet:
 
     # -- loading --------------------------------------------------------
     def add_file(self, path: str) -> None:
-        try:
-            roots = parse_xml_file(path)
-        except XMLSyntaxError as exc:
-            raise RulesetError(str(exc).split(": ", 1)[-1], file=path, line=exc.line) from exc
-        except OSError as exc:
-            raise RulesetError(f"cannot read rule file: {exc}", file=path) from exc
+        roots = parse_ruleset_file(path, "rule")
         variables: dict[str, str] = {}
         for node in roots:
             if node.tag == "var":

@@ -13,7 +13,9 @@ import html
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Node", "XMLSyntaxError", "parse_xml", "parse_xml_file"]
+from .errors import RulesetError
+
+__all__ = ["Node", "XMLSyntaxError", "parse_xml", "parse_xml_file", "parse_ruleset_file"]
 
 
 class XMLSyntaxError(ValueError):
@@ -148,3 +150,14 @@ def parse_xml(text: str, file: str | None = None) -> list[Node]:
 def parse_xml_file(path: str) -> list[Node]:
     with open(path, "r", encoding="utf-8", errors="replace") as fh:
         return parse_xml(fh.read(), path)
+
+
+def parse_ruleset_file(path: str, kind: str) -> list[Node]:
+    """A decoder or rule file's elements; any problem is a RulesetError naming the file
+    (and the line, for a syntax error)."""
+    try:
+        return parse_xml_file(path)
+    except XMLSyntaxError as exc:
+        raise RulesetError(str(exc).split(": ", 1)[-1], file=path, line=exc.line) from exc
+    except OSError as exc:
+        raise RulesetError(f"cannot read {kind} file: {exc}", file=path) from exc
