@@ -23,7 +23,7 @@ import logging
 import os
 import socket as stdlib_socket
 import struct
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -176,7 +176,7 @@ class SocketStats:
     errors: int = 0
 
     def as_dict(self) -> dict:
-        return {"connections": self.connections, "requests": self.requests, "errors": self.errors}
+        return asdict(self)
 
 
 @dataclass
@@ -299,7 +299,7 @@ class QueueStats:
     oversized: int = 0
 
     def as_dict(self) -> dict:
-        return {"received": self.received, "invalid": self.invalid, "oversized": self.oversized}
+        return asdict(self)
 
 
 async def serve_event_queue(path: Path, send_channel: trio.MemorySendChannel, *,
