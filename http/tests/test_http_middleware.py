@@ -327,3 +327,13 @@ def test_access_log_plain_and_json_with_secrets_masked(api_factory):
     queried = next(p for p in payloads if p["parameters"].get("q") == "username=logged")
     assert queried["parameters"]["limit"] == "1"
     assert len(payloads) == len(plain)
+
+
+def test_access_log_level_warning_keeps_only_failed_requests(api_factory):
+    daemon = api_factory(api="  logs:\n    level: warning\n")
+    token = daemon.login()
+    with daemon.client(token) as client:
+        assert client.get("/security/users").status_code == 200
+        assert client.get("/security/users", params={"limit": 0}).status_code == 400
+    lines = _lines(daemon.home / "logs" / "api.log")
+    assert len(lines) == 1 and "WARNING" in lines[0] and lines[0].endswith(": 400")

@@ -16,17 +16,27 @@ from pathlib import Path
 from wazuhd.logs import RotatingFile, mask_secrets
 
 
+LEVELS = ("debug", "info", "warning", "error")
+
+
 class AccessLog:
-    def __init__(self, logs_dir: Path, *, formats: list[str], max_size: int = 0):
+    """Requests answered below 400 are logged at INFO, the others at WARNING; ``level``
+    (Wazuh's ``logs.level``) drops the lines below it."""
+
+    def __init__(self, logs_dir: Path, *, formats: list[str], max_size: int = 0,
+                 level: str = "info"):
+        self.threshold = LEVELS.index(level)
         self.files = {fmt: RotatingFile(logs_dir / f"api.{'log' if fmt == 'plain' else 'json'}",
                                         max_size=max_size)
                       for fmt in formats}
 
     def record(self, *, user: str, ip: str, method: str, path: str, parameters: dict,
                body, status: int, elapsed: float) -> None:
+        level = "INFO" if status < 400 else "WARNING"
+        if LEVELS.index(level.lower()) < self.threshold:
+            return
         parameters, body = mask_secrets(parameters), mask_secrets(body)
         stamp = time.strftime("%Y/%m/%d %H:%M:%S")
-        level = "INFO" if status < 400 else "WARNING"
         if "plain" in self.files:
             self.files["plain"].write(
                 f"{stamp} {level}: {user} {ip} \"{method} {path}\" with parameters "

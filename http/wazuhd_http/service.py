@@ -40,7 +40,7 @@ class ApiService:
         spec = build_spec(ctx)
         keys = await trio.to_thread.run_sync(TokenKeys.load_or_create, api_dir(ctx.home))
         access_log = AccessLog(ctx.home.logs, formats=config["logs"]["format"],
-                               max_size=config["logs"]["max_size"])
+                               max_size=config["logs"]["max_size"], level=config["logs"]["level"])
         runtime = ApiRuntime(ctx=ctx, config=config, spec=spec, keys=keys,
                              security=SecurityService(ctx), access_log=access_log)
         app = create_app(runtime, ctx.plugins.collect("wazuhd_api_routes"))
