@@ -5,6 +5,8 @@ BIN     = $(VENV)/bin
 # The host, the HTTP API host and every built-in plugin, each its own distribution.
 DISTS   = . $(patsubst %/pyproject.toml,%,$(wildcard http/pyproject.toml plugins/*/pyproject.toml))
 STAMP   = $(VENV)/.installed
+# Commands the tests drive (real senders), and the Debian packages that bring them.
+SYSTEM_TOOLS = logger:bsdutils
 
 .PHONY: install run test bench clean
 
@@ -12,6 +14,10 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml $(wildcard http/pyproject.toml plugins/*/pyproject.toml)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "wazuhd needs Python >= 3.11")'
+	@missing=""; for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	  else echo "note: tests that need$$missing will be skipped (install them to run those tests)"; fi; fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet $(foreach d,$(DISTS),-e '$(d)[test]')
