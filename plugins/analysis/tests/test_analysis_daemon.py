@@ -191,3 +191,32 @@ def test_logtest_verbose_shows_the_rules_tried(daemon):
     assert "\t\t\tTrying rule: 190101 - sshd: authentication failed for $(dstuser) from $(srcip)." \
         in debugging
     assert debugging[-1] == "\t\t\t\t*Rule 190102 matched"
+
+
+def test_tailed_file_resumes_across_a_daemon_restart_without_loss_or_duplicates(tmp_path):
+    log_file = tmp_path / "auth.log"
+    log_file.write_text("")
+    config = HOST_ONLY + f"localfile:\n  files:\n    - {{location: {log_file}}}\n"
+    home = tmp_path / "home"
+
+    def line(i: int) -> str:
+        return INVALID.replace("bob", f"user{i}")
+
+    first = DaemonProcess(home, config=config).start()
+    with log_file.open("a") as out:
+        out.writelines(line(i) + "\n" for i in range(50))
+    assert wait_for(lambda: len(alerts(home)) == 50)
+    first.terminate()
+    with log_file.open("a") as out:  # written while the daemon is down
+        out.writelines(line(i) + "\n" for i in range(50, 80))
+    log_file.rename(tmp_path / "auth.log.1")  # ... and rotated before it comes back
+    with (tmp_path / "auth.log").open("a") as out:
+        out.writelines(line(i) + "\n" for i in range(80, 100))
+    second = DaemonProcess(home).start()
+    try:
+        assert wait_for(lambda: len(alerts(home)) >= 100)
+        time.sleep(0.5)
+        users = [a["data"]["dstuser"] for a in alerts(home)]
+        assert sorted(users) == sorted(f"user{i}" for i in range(100))
+    finally:
+        second.kill()
