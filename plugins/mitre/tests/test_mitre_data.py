@@ -224,3 +224,11 @@ def test_daemon_start_copies_once_and_respects_a_cli_import(tmp_path, db_path):
     pinned = sources.ensure_current(path)
     assert pinned["imported"] is False and "pinned" in pinned["reason"]
     assert sources.import_default(path)["metadata"]["origin"] == "package"
+
+
+def test_related_lists_from_the_per_import_index_equal_the_sql_ones(conn):
+    cache = core.ItemCache()
+    for kind in ("techniques", "groups", "software", "mitigations", "tactics"):
+        query = Query.from_params(limit=None)
+        assert core.list_items(conn, core.KINDS[kind], query, cache=cache).items == \
+            core.list_items(conn, core.KINDS[kind], query).items, kind

@@ -4,7 +4,8 @@ async operations the HTTP routes (and later the cluster) call.
 
 Queries run in SQL (``wazuhd.query.run_sql``) whenever ``q`` and ``sort`` name only an object's
 own columns, which is what clients send (``q=external_id=T1110``, ``search=brute``, ``sort=name``);
-the related-object lists of the page's items are then read with one indexed query per relation.
+the related-object lists of the page's items then come from an index read once per import
+(one query per relation; without a cache, e.g. from the CLI, one indexed query per relation and page).
 Filtering or sorting *on* a related list (``q=tactics=x-mitre-tactic--...``) falls back to the
 same query language in memory over every item, cached per import. ``search`` looks at an
 object's own fields in both paths, so both give the same rows.
@@ -192,21 +193,41 @@ def _ids_filter(ids: Sequence[str] | None) -> tuple[str | None, tuple]:
 
 
 class ItemCache:
-    """Every item of a kind with its related lists, per import (for the in-memory path)."""
+    """Per import: the related lists of every object (a few tens of thousands of ids, read once
+    instead of once per request) and, for the in-memory path, every item of a kind."""
 
     def __init__(self):
         self._import_id: str | None = None
         self._items: dict[str, list[dict]] = {}
+        self._related: dict[tuple[str, str], dict[str, list]] = {}
 
-    def items(self, conn: sqlite3.Connection, kind: Kind) -> list[dict]:
+    def _check(self, conn: sqlite3.Connection) -> None:
         import_id = read_metadata(conn).get("import_id")
         if import_id != self._import_id:
-            self._import_id, self._items = import_id, {}
+            self._import_id, self._items, self._related = import_id, {}, {}
+
+    def attach(self, conn: sqlite3.Connection, kind: Kind, items: list[dict], names: Sequence[str]) -> None:
+        """Like :func:`attach_related`, from the per-import index."""
+        self._check(conn)
+        for name in names:
+            key = (kind.name, name)
+            if key not in self._related:
+                if name == "references":
+                    self._related[key] = _references(conn, kind, None)
+                else:
+                    relation = next(r for r in kind.relations if r.name == name)
+                    self._related[key] = _related(conn, relation, None)
+            index = self._related[key]
+            for item in items:
+                item[name] = list(index.get(item.get("id"), ()))
+
+    def items(self, conn: sqlite3.Connection, kind: Kind) -> list[dict]:
+        self._check(conn)
         if kind.name not in self._items:
             columns = [f.name for f in kind.own]
             rows = [dict(zip(columns, row)) for row in
                     conn.execute(f"SELECT {', '.join(columns)} FROM {kind.table}")]
-            attach_related(conn, kind, rows, kind.related_names)
+            self.attach(conn, kind, rows, kind.related_names)
             self._items[kind.name] = rows
         return self._items[kind.name]
 
@@ -229,7 +250,9 @@ def list_items(conn: sqlite3.Connection, kind: Kind, query: Query, ids: Sequence
         sql_query = dataclasses.replace(query, select=None if own is None else tuple(own))
         where, params = _ids_filter(ids)
         page = run_sql(conn, sql_query, schema, where=where, where_params=params)
-        if wanted:
+        if wanted and cache is not None:
+            cache.attach(conn, kind, page.items, wanted)
+        elif wanted:
             attach_related(conn, kind, page.items, wanted)
         return Page([present(item) for item in page.items], page.total)
     rows = (cache or ItemCache()).items(conn, kind)
