@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wazuhd.routes import ApiRequest, Route
 
-from wazuhd_agents import groups, keys, registry, tasks
+from wazuhd_agents import groups, keys, manager, registry, tasks
 from wazuhd_agents.db import agent_id
 
 QUERY = ("offset", "limit", "sort", "search", "select", "q", "distinct")
@@ -240,4 +240,62 @@ ROUTES = [
     Route("GET", "/groups/{group_id}/files/{file_name}", group_file),
     Route("GET", "/overview/agents", overview),
     Route("GET", "/tasks/status", tasks_status),
+]
+
+
+# -- /manager ---------------------------------------------------------------------------
+
+
+def _node(request: ApiRequest) -> str:
+    return _reg(request).settings.node_name
+
+
+async def manager_status(request: ApiRequest):
+    return await manager.get_status(_rbac(request), status=request.ctx.status())
+
+
+async def manager_info(request: ApiRequest):
+    return await manager.get_info(_rbac(request), home=request.ctx.home.root)
+
+
+async def manager_configuration(request: ApiRequest):
+    return await manager.get_configuration(_rbac(request), config=request.ctx.config,
+                                           config_file=request.ctx.home.config_file,
+                                           section=request.params.get("section"), field=request.params.get("field"),
+                                           raw=bool(request.params.get("raw")))
+
+
+async def manager_validation(request: ApiRequest):
+    sections = [section for _, section in request.ctx.plugins.collect("wazuhd_config_schema")]
+    return await manager.validate_configuration(_rbac(request), config_file=request.ctx.home.config_file,
+                                                sections=sections, node=_node(request))
+
+
+async def manager_api_config(request: ApiRequest):
+    return await manager.get_api_config(_rbac(request), api=request.ctx.config.get("api", {}), node=_node(request))
+
+
+async def manager_version_check(request: ApiRequest):
+    return await manager.version_check(_rbac(request))
+
+
+async def manager_logs(request: ApiRequest):
+    return await manager.get_logs(_rbac(request), log_file=request.ctx.home.logs / "wazuhd.log",
+                                  tag=request.params.get("tag"), level=request.params.get("level"),
+                                  **_query(request))
+
+
+async def manager_logs_summary(request: ApiRequest):
+    return await manager.get_logs_summary(_rbac(request), log_file=request.ctx.home.logs / "wazuhd.log")
+
+
+ROUTES += [
+    Route("GET", "/manager/status", manager_status),
+    Route("GET", "/manager/info", manager_info),
+    Route("GET", "/manager/configuration", manager_configuration),
+    Route("GET", "/manager/configuration/validation", manager_validation),
+    Route("GET", "/manager/api/config", manager_api_config),
+    Route("GET", "/manager/version/check", manager_version_check),
+    Route("GET", "/manager/logs", manager_logs),
+    Route("GET", "/manager/logs/summary", manager_logs_summary),
 ]

@@ -182,6 +182,9 @@ def wazuhd_rbac_actions():
                 "PUT /agents/group", "DELETE /agents/group", "PUT /agents/{agent_id}/group/{group_id}",
                 "DELETE /agents/{agent_id}/group/{group_id}", "DELETE /agents/{agent_id}/group"),
         _action("task:status", "Access task's status information", ["*:*"], "GET /tasks/status"),
+        # manager:read and manager:restart are declared by the analysis plugin too; two plugins
+        # cannot declare one action with different endpoints yet, so only this one is ours.
+        _action("manager:read_api_config", "Read current API configuration", ["*:*"], "GET /manager/api/config"),
     ]
 
 
