@@ -160,6 +160,11 @@ def test_groups_and_assignments(api):
     assert ids(api.put(f"/agents/{agents[1]}/group/apps", params={"force_single_group": "true"})) == [agents[1]]
     assert api.ok(api.get("/agents", params={"agents_list": agents[1]}))["data"]["affected_items"][0]["group"] == ["apps"]
     assert ids(api.get("/groups/apps/agents")) == agents[:3]
+    assert ids(api.get("/agents", params={"q": "group=apps"})) == agents[:3]  # membership, as Wazuh
+    in_default = ids(api.get("/agents", params={"q": "group=default;name~grp-"}))
+    assert in_default == [agents[0], agents[2], agents[3]]
+    assert ids(api.get("/agents", params={"q": "group=apps", "select": "group"})) == agents[:3]
+    assert "group_member" not in api.ok(api.get("/agents", params={"limit": 1}))["data"]["affected_items"][0]
     assert [g["count"] for g in api.ok(api.get("/groups", params={"groups_list": "apps"}))["data"]["affected_items"]] == [3]
     assert error(api.delete(f"/agents/{agents[3]}/group/apps")) == 1734
     assert error(api.delete(f"/agents/{agents[3]}/group/default")) == 1745

@@ -124,3 +124,12 @@ def test_delete_limited_to_group(api):
     reply = deleter.delete("/agents", params={"agents_list": "all", "status": "all", "older_than": "0s"})
     assert ids(reply) == new[:2]
     assert ids(api.get("/agents", params={"agents_list": new[2]})) == [new[2]]
+
+
+def test_allow_list_of_ids_and_groups(api):
+    client = api.user_with_policy(["agent:read"], ["agent:id:002", "agent:group:db"])
+    in_db = ids(api.get("/groups/db/agents"))
+    assert "002" not in in_db
+    assert ids(client.get("/agents")) == sorted(in_db + ["002"])
+    assert client.get("/agents/summary/status").json()["data"]["connection"]["total"] == len(in_db) + 1
+    assert ids(client.get("/agents", params={"q": "id<3"})) == sorted({"002"} | {i for i in in_db if int(i) < 3})

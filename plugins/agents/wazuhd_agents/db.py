@@ -160,7 +160,9 @@ AGENT_FIELDS = [
     Field("configSum", "agent.config_sum"),
     Field("mergedSum", "agent.merged_sum"),
 ]
-AGENTS = Schema(AGENT_FIELDS, id_field="id", table="agent")
+#: Not shown: what ``q=group=<g>`` is rewritten to (membership, as Wazuh's q means it).
+GROUP_MEMBER = Field("group_member", "(',' || agent.groups || ',')")
+AGENTS = Schema([*AGENT_FIELDS, GROUP_MEMBER], id_field="id", table="agent")
 DEFAULT_SELECT = tuple(f.name for f in AGENT_FIELDS)
 DATE_FIELDS = ("dateAdd", "lastKeepAlive", "disconnection_time")
 

@@ -7,6 +7,7 @@ limit, distinct) become one SELECT and one COUNT; nothing loads the table into m
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import logging
@@ -17,11 +18,12 @@ from collections.abc import Mapping, Sequence
 import trio
 
 from wazuhd.errors import WazuhError, WazuhPermissionError, error_for
-from wazuhd.query import Query, apply, conditions, to_sql
+from wazuhd.query import Condition, Query, apply, conditions, to_sql
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult, WazuhResult
 
-from wazuhd_agents.db import AGENTS, DATE_FIELDS, RBAC_COLUMNS, Registry, agent_id, iso, present
+from wazuhd_agents.db import (AGENTS, DATE_FIELDS, DEFAULT_SELECT, GROUP_MEMBER, RBAC_COLUMNS, Registry, agent_id,
+                               iso, present)
 from wazuhd_agents import keys as keys_mod
 
 log = logging.getLogger("wazuhd.agents")
@@ -139,10 +141,30 @@ def scope(agent_list, rbac_filters, filters=None, *, extra: Sequence[str] = (),
         params = ids + params
     elif rbac_filters and "agent_list" in rbac_filters:
         require_some(rbac_filters, "agent_list")
-        sql, rbac_params = rbac_filters["agent_list"].sql(RBAC_COLUMNS)
+        sql, rbac_params = rbac_sql(rbac_filters["agent_list"])
         clauses.insert(0, sql)
         params = rbac_params + params
     return " AND ".join(f"({c})" for c in clauses) or "1", params
+
+
+def rbac_sql(allowed) -> tuple[str, list]:
+    """The WHERE of a ResourceFilter. A plain allow-list (one action, nothing allowed by default,
+    only allow entries: "these groups and these ids") becomes index-driven ``IN`` tests; any
+    other mix of allow/deny keeps the host's exact CASE form."""
+    decisions = allowed.decisions
+    if len(decisions) == 1 and not decisions[0].default and decisions[0].entries \
+            and all(allow for *_, allow in decisions[0].entries):
+        groups = [value for rtype, value, _ in decisions[0].entries if rtype == "agent:group"]
+        ids = [value for rtype, value, _ in decisions[0].entries if rtype == "agent:id"]
+        tests, params = [], []
+        if groups:
+            tests.append(f"agent.id IN (SELECT agent_id FROM belongs WHERE grp IN ({','.join('?' * len(groups))}))")
+            params.extend(groups)
+        if ids:
+            tests.append(f"agent.id IN ({','.join('?' * len(ids))})")
+            params.extend(ids)
+        return " OR ".join(tests), params
+    return allowed.sql(RBAC_COLUMNS)
 
 
 def require_some(rbac_filters, param: str) -> None:
@@ -176,9 +198,28 @@ async def _missing(registry: Registry, ids: Sequence[str]) -> set[str]:
     return {i for i in ids if agent_id(int(i)) not in found}
 
 
+def group_membership(node):
+    """``group=<g>`` in q means "belongs to g" (Wazuh's meaning), not "its only group is g":
+    rewritten to a containment test on ``,g1,g2,``. Other operators compare the list's text."""
+    if node is None:
+        return None
+    if isinstance(node, Condition):
+        if node.field == "group" and node.op == "=" and node.value is not None:
+            return Condition(GROUP_MEMBER.name, "~", f",{node.value},", node.pos)
+        return node
+    return type(node)(tuple(group_membership(item) for item in node.items))
+
+
+def agent_query(**params) -> Query:
+    """The query language's parameters for agent lists: Wazuh's group semantics, and every
+    shown field when nothing is selected."""
+    query = Query.from_params(**{k: v for k, v in params.items()
+                                 if k in ("offset", "limit", "sort", "search", "select", "q", "distinct")})
+    return dataclasses.replace(query, q=group_membership(query.q), select=query.select or DEFAULT_SELECT)
+
+
 def _query(params: Mapping) -> Query:
-    return Query.from_params(**{k: v for k, v in params.items()
-                                if k in ("offset", "limit", "sort", "search", "select", "q", "distinct")})
+    return agent_query(**params)
 
 
 _ISO = "'%Y-%m-%dT%H:%M:%S+00:00'"
@@ -297,8 +338,8 @@ async def get_distinct_agents(rbac, agent_list=None, *, registry: Registry, rbac
     fields = list(dict.fromkeys(f for f in fields if f))
     leaves = AGENTS.expand_select(fields)
     where, params = scope(agent_list, rbac_filters)
-    inner = to_sql(Query.from_params(select=leaves, q=query.get("q"), search=query.get("search"),
-                                     limit=None), AGENTS, where=where, where_params=params)
+    inner = to_sql(agent_query(select=leaves, q=query.get("q"), search=query.get("search"), limit=None),
+                   AGENTS, where=where, where_params=params)
     names = [f"c{i}" for i in range(len(inner.columns))]
     wanted = [names[inner.columns.index(leaf)] for leaf in leaves]
     sql = (f"WITH t({', '.join(names)}) AS ({inner.sql}) SELECT {', '.join(wanted)}, COUNT(*) FROM t"
@@ -590,7 +631,7 @@ async def delete_agents(rbac, agent_list=None, *, registry: Registry, rbac_filte
             result.add_failed_item(missing, error_for(1701))
     where, params = scope(agent_list, rbac_filters, filters, extra=["agent.id != 0"])
     if q:
-        statement = to_sql(Query.from_params(q=q, select=["id"], limit=None), AGENTS,
+        statement = to_sql(agent_query(q=q, select=["id"], limit=None), AGENTS,
                            where=where, where_params=params)
         where = f"agent.id IN (WITH t(c0) AS ({statement.sql}) SELECT c0 FROM t)"
         params = list(statement.params)
