@@ -80,3 +80,19 @@ def test_logs(api):
     summary = api.ok(api.get("/manager/logs/summary"))["data"]["affected_items"]
     store = next(entry["wazuhd:store"] for entry in summary if "wazuhd:store" in entry)
     assert store["all"] >= store["info"] >= len(infos)
+
+
+def test_update_configuration_validates_and_keeps_a_backup(api, daemon):
+    config = daemon.home / "etc" / "wazuhd.yaml"
+    before = config.read_text()
+    octets = {"Content-Type": "application/octet-stream"}
+    for bad in (b"agents: {disconnection_time: -5}\n", b"nosuchsection: 1\n", b"agents: [unclosed\n", b"- a list\n"):
+        reply = api.put("/manager/configuration", content=bad, headers=octets)
+        assert (reply.status_code, reply.json()["error"]) == (400, 1908), reply.text
+    assert config.read_text() == before
+    new = before + "\n# changed through the API\n"
+    reply = api.ok(api.put("/manager/configuration", content=new.encode(), headers=octets))
+    assert reply["data"]["affected_items"] == ["node01"]
+    assert config.read_text() == new
+    assert (config.parent / reply["data"]["backup"]).read_text() == before
+    config.write_text(before)

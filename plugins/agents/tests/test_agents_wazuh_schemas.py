@@ -144,6 +144,12 @@ def scenarios(api: Api, ids: dict, daemon: AgentsDaemon):
                                             api.get("/manager/configuration", params={"raw": "true"}),
                                             api.get("/manager/configuration", params={"section": "nosuch"})],
         ("/manager/configuration/validation", "get"): [api.get("/manager/configuration/validation")],
+        ("/manager/configuration", "put"): [
+            api.put("/manager/configuration", content=(daemon.home / "etc" / "wazuhd.yaml").read_bytes(),
+                    headers={"Content-Type": "application/octet-stream"}),
+            api.put("/manager/configuration", content=b"agents: {disconnection_time: -1}\n",
+                    headers={"Content-Type": "application/octet-stream"}),
+            api.put("/manager/configuration", json={"agents": {}})],
         ("/manager/api/config", "get"): [api.get("/manager/api/config"), reader.get("/manager/api/config")],
         ("/manager/version/check", "get"): [api.get("/manager/version/check")],
         ("/manager/logs", "get"): [api.get("/manager/logs", params={"limit": 5, "level": "info"}),

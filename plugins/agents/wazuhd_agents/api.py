@@ -271,6 +271,12 @@ async def manager_validation(request: ApiRequest):
                                                 sections=sections, node=_node(request))
 
 
+async def manager_update_configuration(request: ApiRequest):
+    sections = [section for _, section in request.ctx.plugins.collect("wazuhd_config_schema")]
+    return await manager.update_configuration(_rbac(request), request.raw_body, config_file=request.ctx.home.config_file,
+                                              sections=sections, node=_node(request))
+
+
 async def manager_api_config(request: ApiRequest):
     return await manager.get_api_config(_rbac(request), api=request.ctx.config.get("api", {}), node=_node(request))
 
@@ -293,6 +299,7 @@ ROUTES += [
     Route("GET", "/manager/status", manager_status),
     Route("GET", "/manager/info", manager_info),
     Route("GET", "/manager/configuration", manager_configuration),
+    Route("PUT", "/manager/configuration", manager_update_configuration),
     Route("GET", "/manager/configuration/validation", manager_validation),
     Route("GET", "/manager/api/config", manager_api_config),
     Route("GET", "/manager/version/check", manager_version_check),

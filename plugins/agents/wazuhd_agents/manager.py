@@ -7,7 +7,10 @@ daemon itself, so they run the same from the API, a socket or a test.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -16,9 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import trio
+import yaml
 
 from wazuhd import __version__ as WAZUHD_VERSION
-from wazuhd.config import ConfigError, load as load_config
+from wazuhd.config import ConfigError, load as load_config, validate as validate_config
 from wazuhd.errors import WazuhError
 from wazuhd.query import Field, Query, Schema, apply
 from wazuhd.rbac import expose_resources
@@ -116,6 +120,59 @@ async def validate_configuration(rbac, *, config_file: Path, sections: Sequence,
         result.add_failed_item(node, WazuhError(1908, str(exc)))
     else:
         result.add_affected_items([{"name": node, "status": "OK"}])
+    return result
+
+
+def _check_text(text: str, sections: Sequence, origin: str) -> None:
+    try:
+        raw = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        raise WazuhError(1908, f"{origin}: not YAML: {exc}") from None
+    if raw is not None and not isinstance(raw, Mapping):
+        raise WazuhError(1908, f"{origin}: the configuration is a mapping of sections")
+    try:
+        validate_config(list(sections), raw or {}, origin=origin)
+    except ConfigError as exc:
+        raise WazuhError(1908, str(exc)) from None
+
+
+def _replace_config(config_file: Path, text: str) -> Path:
+    """Keep the current file as ``wazuhd.yaml.<UTC stamp>.bak`` and write the new one atomically."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    backup = config_file.with_name(f"{config_file.name}.{stamp}.bak")
+    if config_file.exists():
+        shutil.copy2(config_file, backup)
+    handle, tmp = tempfile.mkstemp(dir=config_file.parent, prefix=f".{config_file.name}.")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.chmod(tmp, 0o640)
+        os.replace(tmp, config_file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return backup
+
+
+@expose_resources(actions=["manager:update_config"], resources=["*:*:*"])
+async def update_configuration(rbac, content: bytes | str, *, config_file: Path, sections: Sequence,
+                               node: str = "node01") -> AffectedItemsResult:
+    """``PUT /manager/configuration``: a new etc/wazuhd.yaml, validated against every plugin's
+    schema before it replaces the file (the old one kept as a backup). It applies at the next
+    start, as in Wazuh."""
+    if isinstance(content, bytes):
+        try:
+            content = content.decode()
+        except UnicodeDecodeError:
+            raise WazuhError(1911) from None
+    if not content.strip():
+        raise WazuhError(1912)
+    _check_text(content, sections, "uploaded configuration")
+    backup = await trio.to_thread.run_sync(_replace_config, config_file, content)
+    result = AffectedItemsResult(all_msg="Configuration was successfully updated",
+                                 none_msg="Could not update configuration")
+    result.add_affected_items([node])
+    result.extra["backup"] = backup.name
     return result
 
 

@@ -184,6 +184,8 @@ def wazuhd_rbac_actions():
         _action("task:status", "Access task's status information", ["*:*"], "GET /tasks/status"),
         # manager:read and manager:restart are declared by the analysis plugin too; two plugins
         # cannot declare one action with different endpoints yet, so only this one is ours.
+        _action("manager:update_config", "Update current Wazuh manager configuration", ["*:*"],
+                "PUT /manager/configuration"),
         _action("manager:read_api_config", "Read current API configuration", ["*:*"], "GET /manager/api/config"),
     ]
 
