@@ -184,3 +184,22 @@ def test_page_cache_never_serves_a_page_older_than_the_data(reg, tmp_path):
     hits = reg.cache.hits
     trio.run(lambda: registry.get_agents(ADMIN, None, registry=reg, filters={"older_than": "0s"}, limit=1))
     assert reg.cache.hits == hits and timed.total_affected_items >= 0  # timeframes are never cached
+
+
+def test_group_config_status_follows_the_reported_merged_sum(reg):
+    from wazuhd_agents import groups
+
+    groups.ensure_default_group(reg)
+    agent = registry.register_sync(reg, "sync-one")["id"]
+    expected = groups.sums(reg, "default")["mergedSum"]
+    assert registry.expected_merged_sum(reg, ["default"]) == expected
+
+    def status():
+        return reg.db.fetchall_sync("SELECT group_config_status AS s FROM agent WHERE id = ?", (int(agent),))[0]["s"]
+
+    registry.update_keepalive_sync(reg, agent, merged_sum="0" * 32)
+    assert status() == "not synced"
+    registry.update_keepalive_sync(reg, agent, merged_sum=expected)
+    assert status() == "synced"
+    registry.update_keepalive_sync(reg, agent)  # a keepalive without checksums changes nothing
+    assert status() == "synced"

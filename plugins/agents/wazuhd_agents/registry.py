@@ -679,15 +679,28 @@ def update_keepalive_sync(registry: Registry, ident: str | int, *, status: str =
 
     def work(conn):
         if merged_sum is not None:
-            expected = conn.execute("SELECT merged_sum FROM agent WHERE id = ?", (number,)).fetchone()
-            sets["group_config_status"] = "synced" if expected and expected[0] in (None, merged_sum) \
-                else "not synced"
+            row = conn.execute("SELECT groups FROM agent WHERE id = ?", (number,)).fetchone()
+            expected = expected_merged_sum(registry, (row[0] or "").split(",") if row and row[0] else [])
+            sets["group_config_status"] = "synced" if merged_sum == expected else "not synced"
         changed = conn.execute(f"UPDATE agent SET {', '.join(f'{c} = ?' for c in sets)} WHERE id = ?",
                                [*sets.values(), number]).rowcount
         if not changed:
             raise error_for(1701)
 
     registry.db.write_sync(work)
+
+
+def expected_merged_sum(registry: Registry, groups: Sequence[str]) -> str | None:
+    """The merged.mg checksum an agent of these groups (in order) must report to be in sync:
+    the group's own for one group, the md5 of the groups' merged files in order for several."""
+    import hashlib
+
+    from wazuhd_agents.groups import merged
+
+    if not groups:
+        return None
+    data = b"".join(merged(registry.shared / name) for name in groups)
+    return hashlib.md5(data).hexdigest()
 
 
 def disconnect_stale_sync(registry: Registry, now: float | None = None) -> tuple[int, list[int]]:
