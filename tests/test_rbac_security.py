@@ -218,6 +218,16 @@ async def test_actions_and_resources_catalog():
         register_actions(RbacAction("x:y", "unknown resource type", ["nothing:here"]))
 
 
+async def test_an_action_two_plugins_guard_lists_both_endpoints():
+    register_actions(RbacAction("rbacshared:read", "Read shared things", ["*:*"], ["GET /one"]))
+    register_actions(RbacAction("rbacshared:read", "Read shared things", ["*:*"], ["GET /two"]))
+    for endpoint in ("GET /one", "GET /two"):
+        found = (await admin.get_rbac_actions(endpoint=endpoint)).render()["data"]
+        assert found["rbacshared:read"]["related_endpoints"] == ["GET /one", "GET /two"]
+    with pytest.raises(ValueError, match="already registered differently"):
+        register_actions(RbacAction("rbacshared:read", "Something else", ["*:*"], ["GET /three"]))
+
+
 # -- token invalidation ---------------------------------------------------------------------
 async def test_changes_invalidate_earlier_tokens(db):
     wazuh = await as_user(db, 1)

@@ -58,7 +58,10 @@ class ApiRequest:
 
 @dataclass
 class ApiResponse:
-    """A handler's answer when a plain JSON object with status 200 is not enough."""
+    """A handler's answer when a plain JSON object with status 200 is not enough.
+
+    A JSON ``body`` given as ``bytes`` is sent as it is (already encoded, e.g. built by
+    SQLite's json functions), so large lists skip a decode/encode round trip."""
 
     body: Any
     status: int = 200

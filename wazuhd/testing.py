@@ -141,8 +141,8 @@ class ApiDaemon(DaemonProcess):
 
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         verify = ssl.create_default_context(cafile=str(self.certificate))
-        return httpx.Client(base_url=self.url, verify=verify, headers=headers, timeout=30,
-                            **kwargs)
+        return httpx.Client(base_url=self.url, verify=verify, headers=headers,
+                            **{"timeout": 30, **kwargs})
 
     def login(self, user: str = "wazuh", password: str = "wazuh") -> str:
         with self.client() as client:

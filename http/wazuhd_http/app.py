@@ -91,7 +91,7 @@ class ApiRuntime:
 
 def render(result: Any, pretty: bool) -> Response:
     if isinstance(result, ApiResponse):
-        if result.content_type == "application/json":
+        if result.content_type == "application/json" and not isinstance(result.body, bytes):
             body = json.dumps(result.body, indent=4 if pretty else None, default=str)
         else:
             body = result.body

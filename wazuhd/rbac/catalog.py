@@ -9,7 +9,7 @@ itself; plugins add theirs with :func:`register_actions` / :func:`register_resou
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from wazuhd.errors import WazuhError
 
@@ -66,9 +66,15 @@ def register_actions(*actions: RbacAction) -> None:
         if unknown:
             raise ValueError(f"RBAC action {action.name!r} names unknown resource types {unknown}")
         known = _ACTIONS.get(action.name)
-        if known is not None and known != action:
+        if known is not None and (known.description, known.resources) != (
+                action.description, action.resources):
             raise ValueError(f"RBAC action {action.name!r} is already registered differently")
     for action in actions:
+        known = _ACTIONS.get(action.name)
+        if known is not None:
+            # Two plugins guarding endpoints with one action: it lists all their endpoints.
+            endpoints = list(dict.fromkeys([*known.related_endpoints, *action.related_endpoints]))
+            action = replace(known, related_endpoints=endpoints)
         _ACTIONS[action.name] = action
 
 
