@@ -7,6 +7,7 @@ The layout follows Wazuh's so administrators find things where they expect:
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,3 +67,18 @@ class Home:
         for directory in (self.etc, self.logs, self.sockets, self.db, self.run):
             directory.mkdir(parents=True, exist_ok=True)
             os.chmod(directory, 0o750)
+
+
+def write_atomic(path: Path, data: bytes | str, mode: int = 0o640) -> None:
+    """Replace ``path`` with ``data`` in one step: readers see the old file or the new one,
+    never half of it, and a crash leaves no partial file behind. Blocking."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

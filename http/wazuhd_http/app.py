@@ -80,13 +80,12 @@ class ApiRuntime:
             claims = self.keys.decode(token.strip())
         except InvalidToken:
             raise Unauthorized("Invalid token") from None
-        if not await self.security.token_valid(claims):
+        context = await self.security.authorize(claims)
+        if context is None:
             raise Unauthorized("Invalid token")
-        user = ApiUser(username=claims["sub"], user_id=claims["uid"],
+        return ApiUser(username=claims["sub"], user_id=claims["uid"],
                        run_as=bool(claims.get("run_as")), roles=list(claims["rbac_roles"]),
-                       token=claims)
-        user.rbac = await self.security.rbac_context(user)
-        return user
+                       token=claims, rbac=context)
 
 
 def render(result: Any, pretty: bool) -> Response:

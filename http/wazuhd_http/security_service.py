@@ -16,12 +16,10 @@ class SecurityService:
     def __init__(self, ctx):
         self.db = ctx.store.db(rbac.DATABASE)
 
-    async def token_valid(self, claims: dict) -> bool:
-        return await rbac.token_valid(self.db, claims["uid"], claims["rbac_roles"], claims["iat"],
-                                      run_as=bool(claims.get("run_as")))
-
-    async def rbac_context(self, user) -> rbac.RbacContext:
-        return await rbac.load_context(self.db, user.user_id, user.roles, run_as=user.run_as)
+    async def authorize(self, claims: dict) -> rbac.RbacContext | None:
+        """The caller's RbacContext, or None when the token was revoked or outdated."""
+        return await rbac.authorize(self.db, claims["uid"], claims["rbac_roles"], claims["iat"],
+                                    run_as=bool(claims.get("run_as")))
 
     async def login(self, request: ApiRequest, auth_context=None) -> ApiResponse | dict:
         """HTTP Basic credentials -> a token; failures count towards the IP's block."""

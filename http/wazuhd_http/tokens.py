@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jwt
@@ -15,6 +16,9 @@ from wazuhd_http.tls import write_private
 ISSUER = "wazuh"
 AUDIENCE = "Wazuh API REST"
 ALGORITHM = "ES512"
+#: Verified tokens remembered, so a client reusing its token (every client does) pays the
+#: P-521 signature check once; expiry is still checked on every use.
+VERIFIED_CACHE = 4096
 
 
 class InvalidToken(Exception):
@@ -25,6 +29,7 @@ class InvalidToken(Exception):
 class TokenKeys:
     private_pem: bytes
     public_pem: bytes
+    _verified: OrderedDict[str, dict] = field(default_factory=OrderedDict, repr=False)
 
     @classmethod
     def load_or_create(cls, directory: Path) -> "TokenKeys":
@@ -50,9 +55,20 @@ class TokenKeys:
         return jwt.encode(claims, self.private_pem, algorithm=ALGORITHM)
 
     def decode(self, token: str) -> dict:
+        claims = self._verified.get(token)
+        if claims is not None:
+            now = time.time()
+            if claims["nbf"] <= now < claims["exp"]:
+                self._verified.move_to_end(token)
+                return claims
+            del self._verified[token]
         try:
-            return jwt.decode(token, self.public_pem, algorithms=[ALGORITHM], audience=AUDIENCE,
-                              issuer=ISSUER,
-                              options={"require": ["exp", "nbf", "iat", "sub", "uid", "rbac_roles"]})
+            claims = jwt.decode(token, self.public_pem, algorithms=[ALGORITHM], audience=AUDIENCE,
+                                issuer=ISSUER, options={"require": ["exp", "nbf", "iat", "sub",
+                                                                    "uid", "rbac_roles"]})
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        return claims

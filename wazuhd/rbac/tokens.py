@@ -118,6 +118,21 @@ async def login_roles(db: Database, user_id: int, auth_context=None) -> list[int
     return await db.read(work)
 
 
+def _token_holds(conn: sqlite3.Connection, user: dict | None, roles: Sequence[int], issued_at: float,
+                 run_as: bool) -> bool:
+    if user is None or (not run_as and set(user["roles"]) != set(roles)):
+        return False
+    checks = [("all", 0), ("user", user["id"]), *(("role", r) for r in {*roles, *user["roles"]})]
+    if run_as:
+        checks.append(("run_as", 0))
+    for kind, subject in checks:
+        row = conn.execute("SELECT invalid_before FROM token_rules WHERE kind = ? AND subject = ?",
+                           (kind, subject)).fetchone()
+        if row and issued_at < (int(row[0]) if isinstance(issued_at, int) else row[0]):
+            return False
+    return True
+
+
 async def token_valid(db: Database, user_id: int, roles: Sequence[int], issued_at: float, *,
                       run_as: bool = False) -> bool:
     """Does a token issued at ``issued_at`` (epoch seconds) for these roles still hold?
@@ -126,20 +141,8 @@ async def token_valid(db: Database, user_id: int, roles: Sequence[int], issued_a
     Wazuh's second precision: a token from the very second of a change stays valid, rather
     than a token issued just after the change being refused.
     """
-    def work(conn):
-        user = _user(conn, "id", user_id)
-        if user is None or (not run_as and set(user["roles"]) != set(roles)):
-            return False
-        checks = [("all", 0), ("user", user_id), *(("role", r) for r in {*roles, *user["roles"]})]
-        if run_as:
-            checks.append(("run_as", 0))
-        for kind, subject in checks:
-            row = conn.execute("SELECT invalid_before FROM token_rules WHERE kind = ? AND subject = ?",
-                               (kind, subject)).fetchone()
-            if row and issued_at < (int(row[0]) if isinstance(issued_at, int) else row[0]):
-                return False
-        return True
-    return await db.read(work)
+    return await db.read(lambda conn: _token_holds(conn, _user(conn, "id", user_id), roles,
+                                                   issued_at, run_as))
 
 
 def _policies_of(conn: sqlite3.Connection, roles: Sequence[int]) -> list[dict]:
@@ -157,5 +160,22 @@ async def load_context(db: Database, user_id: int, roles: Sequence[int], *, run_
         user = _user(conn, "id", user_id)
         return (user["username"] if user else None), _policies_of(conn, roles), read_config(conn)["rbac_mode"]
     username, policies, mode = await db.read(work)
+    return RbacContext.from_policies(policies, mode, user_id=user_id, username=username, roles=roles,
+                                     run_as=run_as)
+
+
+async def authorize(db: Database, user_id: int, roles: Sequence[int], issued_at: float, *,
+                    run_as: bool = False) -> RbacContext | None:
+    """:func:`token_valid` and :func:`load_context` in one read (one trip off the loop per
+    request): the request's RbacContext, or None when the token no longer holds."""
+    def work(conn):
+        user = _user(conn, "id", user_id)
+        if not _token_holds(conn, user, roles, issued_at, run_as):
+            return None
+        return user["username"], _policies_of(conn, roles), read_config(conn)["rbac_mode"]
+    found = await db.read(work)
+    if found is None:
+        return None
+    username, policies, mode = found
     return RbacContext.from_policies(policies, mode, user_id=user_id, username=username, roles=roles,
                                      run_as=run_as)

@@ -72,18 +72,7 @@ async def update_user(rbac: RbacContext, user_id, *, db: Database, password: str
         raise WazuhError(5011)
     result = AffectedItemsResult(all_msg="User was successfully updated", none_msg="User could not be updated")
     hashed = await trio.to_thread.run_sync(hash_password, password)
-
-    def work(conn: sqlite3.Connection):
-        if conn.execute("UPDATE users SET password = ? WHERE id = ?", (hashed, user_id)).rowcount == 0:
-            return None
-        invalidate_users(conn, [user_id])
-        return records.load_one(conn, USERS, user_id)
-    user = await db.write(work)
-    if user is None:
-        result.add_failed_item(user_id, WazuhError(5001))
-    else:
-        result.add_affected_items([user])
-    return result
+    return await _update_user(db, result, user_id, "password", hashed)
 
 
 @expose_resources(actions=["security:edit_run_as"], resources=["*:*:*"])
@@ -97,8 +86,14 @@ async def edit_run_as(rbac: RbacContext, user_id, allow_run_as, *, db: Database)
         result.add_failed_item(user_id, WazuhError(5010))
         return result
 
+    return await _update_user(db, result, user_id, "allow_run_as", int(allow_run_as))
+
+
+async def _update_user(db: Database, result: AffectedItemsResult, user_id: int, column: str,
+                       value) -> AffectedItemsResult:
+    """Set one column of a user, invalidating the user's tokens; 5001 if there is no such user."""
     def work(conn: sqlite3.Connection):
-        if conn.execute("UPDATE users SET allow_run_as = ? WHERE id = ?", (int(allow_run_as), user_id)).rowcount == 0:
+        if conn.execute(f"UPDATE users SET {column} = ? WHERE id = ?", (value, user_id)).rowcount == 0:
             return None
         invalidate_users(conn, [user_id])
         return records.load_one(conn, USERS, user_id)

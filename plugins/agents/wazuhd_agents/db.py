@@ -2,10 +2,11 @@
 
 Agents live in ``agent`` (integer ``id``; the API shows ``'%03d'``), their groups in
 ``belongs`` (one row per agent and group, ``priority`` keeps the order) with the ordered
-list denormalised in ``agent.groups`` for output. Every column an API filter or sort can
-touch has an index of the form ``(col COLLATE NOCASE, col)``: it is the order the shared
-query layer asks for (``ORDER BY (col) COLLATE NOCASE, (col)``) and the collation its
-filters compare with, so SQLite walks the index instead of sorting 100k rows.
+list denormalised in ``agent.groups`` for output. Every text column an API filter or sort
+can touch has an index of the form ``(col COLLATE NOCASE, col)``: it is the order the
+shared query layer asks for on text (``ORDER BY (col) COLLATE NOCASE, (col)``) and the
+collation its filters compare with; date columns (epoch numbers) have plain indexes, as
+the query layer sorts them plainly. So SQLite walks an index instead of sorting 100k rows.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ VERSION = "Wazuh v4.14.0"
 NEVER = 253402300799  # 9999-12-31T23:59:59Z: agent 000's lastKeepAlive, as Wazuh shows it
 
 _INDEXED = ("name", "ip", "register_ip", "connection_status", "os_name", "os_platform",
-            "os_version", "version", "manager_host", "node_name", "date_add", "last_keepalive",
-            "group_config_status", "groups")
+            "os_version", "version", "manager_host", "node_name", "group_config_status", "groups")
+_INDEXED_DATES = ("date_add", "last_keepalive")
 
 SCHEMA_SQL = """
 CREATE TABLE agent (
@@ -85,10 +86,11 @@ CREATE TABLE task (
 );
 CREATE INDEX task_agent ON task (agent_id);
 CREATE INDEX task_status ON task (status COLLATE NOCASE, status);
-""" + "".join(f"CREATE INDEX agent_{c} ON agent ({c} COLLATE NOCASE, {c});\n" for c in _INDEXED) + """
+""" + "".join(f"CREATE INDEX agent_{c} ON agent ({c} COLLATE NOCASE, {c});\n" for c in _INDEXED) + \
+    "".join(f"CREATE INDEX agent_{c} ON agent ({c});\n" for c in _INDEXED_DATES) + """
 CREATE INDEX agent_unique_ip ON agent (register_ip) WHERE register_ip != 'any';
 CREATE INDEX agent_platform_status_date ON agent (os_platform COLLATE NOCASE,
-    connection_status COLLATE NOCASE, date_add COLLATE NOCASE, date_add);
+    connection_status COLLATE NOCASE, date_add);
 CREATE INDEX agent_status_keepalive ON agent (connection_status, last_keepalive);
 INSERT INTO grp (name, created) VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER));
 """

@@ -9,10 +9,8 @@ otherwise error 1113 (XML) or 1114 (Wazuh syntax) and the file on disk is unchan
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -21,6 +19,7 @@ from pathlib import Path
 import trio
 
 from wazuhd.errors import WazuhError, error_for
+from wazuhd.home import write_atomic
 from wazuhd.query import Field, Query, Schema, apply
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult, WazuhResult
@@ -153,18 +152,6 @@ def _to_json(element: ET.Element):
     return out
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(tmp, 0o660)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # -- groups --------------------------------------------------------------------------
 
 
@@ -179,7 +166,7 @@ def create_group_sync(registry: Registry, group_id: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         conf = directory / "agent.conf"
         if not conf.exists():
-            _write_atomic(conf, DEFAULT_AGENT_CONF.encode())
+            write_atomic(conf, DEFAULT_AGENT_CONF, 0o660)
 
     registry.db.write_sync(work)
 
@@ -188,7 +175,7 @@ def ensure_default_group(registry: Registry) -> None:
     directory = registry.shared / "default"
     directory.mkdir(parents=True, exist_ok=True)
     if not (directory / "agent.conf").exists():
-        _write_atomic(directory / "agent.conf", DEFAULT_AGENT_CONF.encode())
+        write_atomic(directory / "agent.conf", DEFAULT_AGENT_CONF, 0o660)
 
 
 @expose_resources(actions=["group:create"], resources=["*:*:*"])
@@ -542,7 +529,7 @@ async def update_group_configuration(rbac, group_list: list[str], content: bytes
     parse_agent_conf(content)
     directory = _group_dir(registry, name)
     directory.mkdir(parents=True, exist_ok=True)
-    await trio.to_thread.run_sync(_write_atomic, directory / "agent.conf", content.encode())
+    await trio.to_thread.run_sync(write_atomic, directory / "agent.conf", content, 0o660)
     await registry.db.execute("UPDATE agent SET group_config_status = 'not synced'"
                               " WHERE id IN (SELECT agent_id FROM belongs WHERE grp = ?)", (name,))
     return WazuhResult({"message": "Agent configuration was successfully updated"})

@@ -11,15 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 import re
 import secrets
 import sqlite3
-import tempfile
 import time
-from pathlib import Path
 
 from wazuhd.errors import WazuhError, error_for
+from wazuhd.home import write_atomic
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult
 
@@ -54,17 +52,7 @@ def render_client_keys(conn: sqlite3.Connection) -> str:
 def write_client_keys(registry: Registry) -> int:
     """Rewrite etc/client.keys from the registry, atomically, mode 0640. Blocking."""
     text = registry.db.read_sync(render_client_keys)
-    path = registry.client_keys
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".client.keys.")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.chmod(tmp, 0o640)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(registry.client_keys, text, 0o640)
     return text.count("\n")
 
 

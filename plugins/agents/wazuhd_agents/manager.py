@@ -7,14 +7,12 @@ daemon itself, so they run the same from the API, a socket or a test.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import yaml
 from wazuhd import __version__ as WAZUHD_VERSION
 from wazuhd.config import ConfigError, load as load_config, validate as validate_config
 from wazuhd.errors import WazuhError
+from wazuhd.home import write_atomic
 from wazuhd.query import Field, Query, Schema, apply
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult
@@ -142,15 +141,7 @@ def _replace_config(config_file: Path, text: str) -> Path:
     backup = config_file.with_name(f"{config_file.name}.{stamp}.bak")
     if config_file.exists():
         shutil.copy2(config_file, backup)
-    handle, tmp = tempfile.mkstemp(dir=config_file.parent, prefix=f".{config_file.name}.")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.chmod(tmp, 0o640)
-        os.replace(tmp, config_file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(config_file, text, 0o640)
     return backup
 
 

@@ -18,12 +18,12 @@ from collections.abc import Mapping, Sequence
 import trio
 
 from wazuhd.errors import WazuhError, WazuhPermissionError, error_for
-from wazuhd.query import Condition, Query, apply, conditions, to_sql
+from wazuhd.query import Condition, Query, apply, conditions, nest, to_sql
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult, WazuhResult
 
 from wazuhd_agents.db import (AGENTS, DATE_FIELDS, DEFAULT_SELECT, GROUP_MEMBER, RBAC_COLUMNS, Registry, agent_id,
-                               iso, present)
+                               present)
 from wazuhd_agents import keys as keys_mod
 
 log = logging.getLogger("wazuhd.agents")
@@ -350,14 +350,7 @@ async def get_distinct_agents(rbac, agent_list=None, *, registry: Registry, rbac
 
     rows = []
     for values in await registry.db.read(work):
-        nested: dict = {}
-        for leaf, value in zip(leaves, values):
-            *parents, last = leaf.split(".")
-            target = nested
-            for part in parents:
-                target = target.setdefault(part, {})
-            target[last] = value
-        item = present(nested)
+        item = present(nest(leaves, values))
         item["count"] = values[-1]
         rows.append(item)
     page = apply(rows, Query.from_params(offset=query.get("offset", 0), limit=query.get("limit", 500),

@@ -26,6 +26,7 @@ from pathlib import Path
 import trio
 
 from wazuhd.errors import WazuhError, codes, register_codes
+from wazuhd.home import write_atomic
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult
 from wazuhd_analysis.catalog import Catalog, check_cdb, find_list
@@ -145,12 +146,6 @@ async def _reload(service) -> Ruleset:
         raise WazuhError(1914, exc.message) from None
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 async def _apply(service, path: Path, text: str | None, ruleset: Ruleset | None = None) -> None:
     """Write (or remove) ``path``, then swap in ``ruleset`` (already loaded with the change)
     or reload; on a failed reload put the old file back."""
@@ -159,7 +154,7 @@ async def _apply(service, path: Path, text: str | None, ruleset: Ruleset | None 
         if text is None:
             path.unlink()
         else:
-            _write(path, text)
+            write_atomic(path, text)
     except OSError as exc:
         raise WazuhError(1907 if text is None else 1016, str(exc)) from None
     if ruleset is not None:
@@ -171,7 +166,7 @@ async def _apply(service, path: Path, text: str | None, ruleset: Ruleset | None 
         if old is None:
             path.unlink(missing_ok=True)
         else:
-            _write(path, old)
+            write_atomic(path, old)
         raise
 
 
