@@ -201,13 +201,20 @@ def _caller_name(runtime: ApiRuntime, header: str | None) -> str | None:
             return runtime.keys.decode(encoded.strip()).get("sub")
         except InvalidToken:
             return None
+    credentials = basic_credentials(header)
+    return credentials[0] if credentials and credentials[0] else None
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """``(username, password)`` from an ``Authorization: Basic ...`` header, else None."""
+    scheme, _, encoded = (header or "").partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None
     try:
-        username, sep, _ = base64.b64decode(encoded.strip()).decode("latin-1").partition(":")
-    except (binascii.Error, ValueError):
+        username, sep, password = base64.b64decode(encoded.strip()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
         return None
-    return username if sep and username else None
+    return (username, password) if sep else None
 
 
 def _make_view(runtime: ApiRuntime, route: Route, operation: Operation):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from wazuhd import rbac
 from wazuhd.errors import WazuhPermissionError
 from wazuhd.rbac.admin import security_config
 from wazuhd.routes import ApiRequest, ApiResponse
-from wazuhd_http.app import Unauthorized
+from wazuhd_http.app import Unauthorized, basic_credentials
 
 
 class SecurityService:
@@ -24,7 +21,8 @@ class SecurityService:
     async def login(self, request: ApiRequest, auth_context=None) -> ApiResponse | dict:
         """HTTP Basic credentials -> a token; failures count towards the IP's block."""
         api, ip = request.api, request.remote_addr
-        credentials = _basic_credentials(request.headers)
+        credentials = basic_credentials(next(
+            (v for k, v in request.headers.items() if k.lower() == "authorization"), None))
         if credentials is None:
             raise Unauthorized("No authorization credentials provided")
         try:
@@ -43,15 +41,3 @@ class SecurityService:
         if request.params.get("raw"):
             return ApiResponse(token, content_type="text/plain")
         return {"data": {"token": token}, "error": 0}
-
-
-def _basic_credentials(headers: dict) -> tuple[str, str] | None:
-    header = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return None
-    try:
-        username, sep, password = base64.b64decode(encoded.strip()).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return (username, password) if sep else None
