@@ -133,3 +133,20 @@ def test_home_defaults_to_environment_variable(tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_restart_rereads_the_configuration_in_the_same_process(daemon_factory, home, example_env):
+    daemon = daemon_factory(example_env).start()
+    before = daemon.request("control", "status")
+    assert "example" in [p["name"] for p in before["plugins"]]
+    config = home / "etc" / "wazuhd.yaml"
+    config.write_text(config.read_text().replace("disabled: [http]", "disabled: [http, example]"))
+    result = daemon.cli("restart")
+    assert result.returncode == 0, result.stderr
+    assert f"wazuhd (pid {daemon.proc.pid}) restarted" in result.stdout
+    after = daemon.request("control", "status")
+    assert after["pid"] == before["pid"] and after["started_at"] > before["started_at"]
+    assert "example" not in [p["name"] for p in after["plugins"]]
+    assert "wazuhd restarting" in (home / "logs" / "wazuhd.log").read_text()
+    code, *_ = daemon.terminate()
+    assert code == 0

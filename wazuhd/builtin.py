@@ -100,12 +100,19 @@ async def _status(ctx, request):
     return ctx.status()
 
 
+async def _restart(ctx, request):
+    ctx.request_restart()
+    return "restarting"
+
+
 @hookimpl
 def wazuhd_socket_commands():
     return [
         SocketCommand("control", "ping", _ping, "Answer 'pong' (liveness check)."),
         SocketCommand("control", "status", _status,
                       "Version, pid, uptime, plugins, sockets and services."),
+        SocketCommand("control", "restart", _restart,
+                      "Stop gracefully and start again with the configuration on disk."),
     ]
 
 

@@ -76,6 +76,28 @@ def _query_control(home: Home, command: str) -> dict:
         return client.request(command)
 
 
+def _run_restart(args) -> int:
+    home = Home.at(args.home)
+    pid = daemon.running_pid(home)
+    if pid is None:
+        print(f"wazuhd is not running on {home.root}", file=sys.stderr)
+        return 1
+    before = _query_control(home, "status")["started_at"]
+    _query_control(home, "restart")
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            status = _query_control(home, "status")
+        except OSError:
+            continue
+        if status["started_at"] != before and status["state"] == "running":
+            print(f"wazuhd (pid {status['pid']}) restarted")
+            return 0
+    print(f"wazuhd did not come back within {args.timeout:g} s; see its log", file=sys.stderr)
+    return 1
+
+
 def _configure_json(parser):
     parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -146,6 +168,8 @@ HOST_COMMANDS = [
     CliCommand("start", "run the daemon (foreground unless --daemon)", _configure_start,
                _run_start),
     CliCommand("stop", "stop the daemon running on the home", _configure_stop, _run_stop),
+    CliCommand("restart", "stop gracefully and start again (re-reads the configuration)",
+               _configure_stop, _run_restart),
     CliCommand("status", "is the daemon running; its plugins, sockets, services",
                _configure_json, _run_status),
     CliCommand("plugins", "installed plugins: version, distribution, hooks, load errors",

@@ -83,6 +83,8 @@ class Context:
     counters: dict[str, Callable[[], dict]] = field(default_factory=dict)
     events: trio.MemorySendChannel | None = None
     state: str = "starting"
+    restart_requested: bool = False
+    stop_event: trio.Event | None = None
     #: Runtime objects a plugin shares between its hooks, under the plugin's name.
     runtime: dict[str, Any] = field(default_factory=dict)
 
@@ -94,6 +96,14 @@ class Context:
         if name in self.counters:
             raise ValueError(f"counters {name!r} are already registered")
         self.counters[name] = read
+
+    def request_restart(self) -> None:
+        """Stop gracefully (as on SIGTERM), then start again in the same process with the
+        configuration as it is on disk then (``PUT /manager/restart``)."""
+        log.info("restart requested")
+        self.restart_requested = True
+        if self.stop_event is not None:
+            self.stop_event.set()
 
     def announce(self, label: str, text: str) -> None:
         """Add a line to the start banner (e.g. where the API listens, how to log in)."""
@@ -248,6 +258,7 @@ def start(home: Home, *, daemonize: bool = False, banner=print) -> int:
     home.ensure()
     lock = HomeLock(home)
     lock.acquire()
+    restart = False
     try:
         host, config = load_plugins_and_config(home, write_default=True)
         if daemonize:
@@ -265,20 +276,30 @@ def start(home: Home, *, daemonize: bool = False, banner=print) -> int:
             ctx = Context(home=home, config=config, plugins=host, store=store)
             try:
                 trio.run(_main, ctx, daemon_cfg["shutdown_timeout"], banner)
+                restart = ctx.restart_requested
             finally:
                 store.close()
         finally:
-            log.info("wazuhd stopped")
+            log.info("wazuhd restarting" if restart else "wazuhd stopped")
             for handler in handlers:
                 logging.getLogger().removeHandler(handler)
                 handler.close()
     finally:
         lock.release()
+    if restart:
+        _reexec(home)
     return 0
 
 
+def _reexec(home: Home) -> None:
+    """Replace this process with a fresh ``wazuhd start`` (same pid, same terminal or log)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "wazuhd", "start", "--home", str(home.root)])
+
+
 async def _main(ctx: Context, shutdown_timeout: float, banner) -> None:
-    stop = trio.Event()
+    stop = ctx.stop_event = trio.Event()
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_watch_signals, stop, shutdown_timeout)
