@@ -552,3 +552,15 @@ def test_file_handlers_for_another_log(tmp_path):
             handler.close()
     assert "wazuhd-api[" in (tmp_path / "api.log").read_text()
     assert "'password': '****'" in json.loads((tmp_path / "api.json").read_text())["description"]
+
+
+def test_write_lines_batches_and_still_rotates_at_the_size_limit(tmp_path):
+    clock = Clock(local(2026, 11, 22, 10))
+    with RotatingFile(tmp_path / "alerts.json", max_size=100, clock=clock) as file:
+        file.write_lines(["a" * 30, "b" * 30])  # 62 bytes: one write, no rotation
+        file.write_lines(["c" * 30, "d" * 30, "e" * 30])  # crosses 100: rotates inside
+    archived = archived_lines(tmp_path / "alerts")
+    live = (tmp_path / "alerts.json").read_text().splitlines()
+    assert archived + live == ["a" * 30, "b" * 30, "c" * 30, "d" * 30, "e" * 30]
+    assert all(path.stat().st_size <= 100 for path in [tmp_path / "alerts.json"])
+    assert archived[:3] == ["a" * 30, "b" * 30, "c" * 30]

@@ -135,18 +135,33 @@ class RotatingFile:
 
     def write(self, line: str) -> None:
         """Append ``line`` (a newline is added unless it ends with one), rotating first if due."""
-        data = line if line.endswith("\n") else line + "\n"
-        payload = data.encode("utf-8", "backslashreplace")
+        self.write_lines([line])
+
+    def write_lines(self, lines: Iterable[str]) -> None:
+        """Append several lines: one check of the file and, when no rotation falls inside
+        the batch, one write (the alerts writer's path: a batch per analysed chunk)."""
+        payloads = [(line if line.endswith("\n") else line + "\n").encode("utf-8", "backslashreplace")
+                    for line in lines]
+        if not payloads:
+            return
         with self._lock:
             if self._closed:
                 raise ValueError(f"write to closed log file {self.path}")
             self._reopen_if_replaced()
-            self._rotate_if_due(len(payload))
-            view = memoryview(payload)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            self._size += len(payload)
+            total = sum(map(len, payloads))
+            if self.max_size and self._size + total > self.max_size and len(payloads) > 1:
+                for payload in payloads:  # a size rotation falls inside: line by line
+                    self._append(payload)
+            else:
+                self._append(b"".join(payloads))
+
+    def _append(self, payload: bytes) -> None:
+        self._rotate_if_due(len(payload))
+        view = memoryview(payload)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._size += len(payload)
 
     #: Every open RotatingFile of the process, so one timer can rotate them all at midnight.
     _open_files: "weakref.WeakSet[RotatingFile]" = weakref.WeakSet()

@@ -62,12 +62,14 @@ class AlertWriter:
     def wants(self, alert: dict) -> bool:
         return alert["rule"]["level"] >= self.log_alert_level
 
-    def write(self, alert: dict) -> None:
+    def write(self, alerts: list[dict]) -> None:
+        """Write a batch of alerts (one write per file for the whole batch)."""
         if self.json is not None:
-            self.json.write(json.dumps(alert, separators=(",", ":"), ensure_ascii=False))
+            self.json.write_lines(json.dumps(alert, separators=(",", ":"), ensure_ascii=False)
+                                  for alert in alerts)
         if self.text is not None:
-            self.text.write(alert_text(alert))
-        self.written += 1
+            self.text.write_lines(alert_text(alert) for alert in alerts)
+        self.written += len(alerts)
 
     def archive(self, record: dict) -> None:
         if self.archives is not None:

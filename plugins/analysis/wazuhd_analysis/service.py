@@ -165,7 +165,6 @@ class AnalysisService:
         return alerts
 
     def _write(self, alerts: list[tuple[dict, bool]]) -> None:
-        for alert, wanted in alerts:
-            if wanted:
-                self.writer.write(alert)
-                self.counters["written"] += 1
+        wanted = [alert for alert, keep in alerts if keep]
+        self.writer.write(wanted)
+        self.counters["written"] += len(wanted)
