@@ -261,3 +261,117 @@ def test_client_keys_follow_the_registry(api, daemon):
     api.ok(api.delete("/agents", params={"agents_list": purge, "status": "all", "older_than": "0s", "purge": "true"}))
     assert _wait_for(lambda: not any(line.startswith(f"{purge} ") for line in _client_keys(daemon)))
     assert all(len(line.split()) == 4 for line in _client_keys(daemon))
+
+
+# -- operations that reach into an agent ----------------------------------------------------
+
+
+def failed(reply) -> dict:
+    """{error code: [ids]} of a list reply."""
+    assert reply.status_code == 200, reply.text
+    return {group["error"]["code"]: group["id"] for group in reply.json()["data"]["failed_items"]}
+
+
+def test_upgrades_are_queued_tasks_with_wazuh_results(api, daemon):
+    old, current, idle = add(api, "upg-old"), add(api, "upg-current"), add(api, "upg-idle")
+    daemon.request("agents", "keepalive", {"id": old, "version": "Wazuh v4.7.0"})
+    daemon.request("agents", "keepalive", {"id": current, "version": "Wazuh v4.14.0"})
+    reply = api.put("/agents/upgrade", params={"agents_list": f"{old},{current},{idle},000,990"})
+    body = reply.json()
+    assert body["message"] == "Some agents were not upgraded" and body["error"] == 2
+    assert [item["agent"] for item in body["data"]["affected_items"]] == [old]
+    task = body["data"]["affected_items"][0]["task_id"]
+    assert failed(reply) == {1701: ["990"], 1703: ["000"], 1707: [idle], 1822: [current]}
+    # already upgrading: refused; a version past the manager's needs force
+    daemon.request("agents", "keepalive", {"id": old})
+    assert failed(api.put("/agents/upgrade", params={"agents_list": old})) == {1820: [old]}
+    daemon.request("agents", "keepalive", {"id": current})
+    assert failed(api.put("/agents/upgrade", params={"agents_list": current, "upgrade_version": "9.0.0"})) \
+        == {1823: [current]}
+    forced = api.ok(api.put("/agents/upgrade", params={"agents_list": current, "force": "true",
+                                                       "upgrade_version": "4.14.0", "package_type": "deb"}))
+    assert forced["message"] == "All upgrade tasks were created"
+    # The task waits for the agent-communication plugin, and says so.
+    result = api.ok(api.get("/agents/upgrade_result", params={"agents_list": f"{old},{idle}"}))
+    item = result["data"]["affected_items"][0]
+    assert (item["agent"], item["task_id"], item["status"], item["module"], item["command"]) == \
+        (old, task, "In queue", "upgrade_module", "upgrade")
+    assert failed(api.get("/agents/upgrade_result", params={"agents_list": f"{old},{idle}"})) == {1817: [idle]}
+    status = api.ok(api.get("/tasks/status", params={"tasks_list": str(task)}))["data"]["affected_items"]
+    assert status[0]["status"] == "Pending" and status[0]["module"] == "upgrade_module"
+    taken = daemon.request("agents", "take_tasks", {"agent": old})
+    assert taken == [{"task_id": task, "agent": old, "command": "upgrade", "module": "upgrade_module",
+                      "parameters": {"version": "v4.14.0", "use_http": False, "force_upgrade": False}}]
+    assert api.ok(api.get("/agents/upgrade_result", params={"agents_list": old}))["data"]["affected_items"][0][
+        "status"] == "Updating"
+    daemon.request("agents", "finish_task", {"task_id": task, "status": "Done"})
+    assert api.ok(api.get("/agents/upgrade_result", params={"agents_list": old}))["data"]["affected_items"][0][
+        "status"] == "Updated"
+
+
+def test_custom_upgrades_need_a_wpk_under_the_home(api, daemon):
+    agent = add(api, "upg-custom")
+    daemon.request("agents", "keepalive", {"id": agent, "version": "Wazuh v4.7.0"})
+    assert failed(api.put("/agents/upgrade_custom", params={"agents_list": agent, "file_path": "var/nope.wpk"})) \
+        == {1826: [agent]}
+    wpk = daemon.home / "var" / "upgrade" / "agent.wpk"
+    wpk.parent.mkdir(parents=True, exist_ok=True)
+    wpk.write_bytes(b"wpk")
+    reply = api.ok(api.put("/agents/upgrade_custom", params={"agents_list": agent,
+                                                             "file_path": "var/upgrade/agent.wpk"}))
+    assert [i["agent"] for i in reply["data"]["affected_items"]] == [agent]
+    taken = daemon.request("agents", "take_tasks", {"agent": agent})
+    assert taken[0]["command"] == "upgrade_custom" and taken[0]["parameters"] == {"file_path": str(wpk)}
+    assert api.put("/agents/upgrade_custom", params={"agents_list": agent, "file_path": "/etc/passwd"}
+                   ).status_code == 400  # not a .wpk: refused by the parameter's format
+
+
+def test_upgrade_rbac_follows_agent_upgrade(api, daemon):
+    mine, other = add(api, "upg-rbac-mine"), add(api, "upg-rbac-other")
+    limited = api.user_with_policy(["agent:upgrade"], [f"agent:id:{mine}"])
+    for agent in (mine, other):
+        daemon.request("agents", "keepalive", {"id": agent, "version": "Wazuh v4.7.0"})
+    reply = limited.put("/agents/upgrade", params={"agents_list": "all"})
+    assert [i["agent"] for i in reply.json()["data"]["affected_items"]] == [mine]
+    assert limited.get("/agents/uninstall").json()["error"] == 4000
+    assert api.ok(api.get("/agents/uninstall")) == {"message": "User has permission to uninstall agents.", "error": 0}
+
+
+def test_uninstall_flow_removes_the_agent(api):
+    agent = add(api, "uninstalled")
+    api.ok(api.get("/agents/uninstall"))  # the uninstaller checks first, then removes its agent
+    assert ids(api.delete("/agents", params={"agents_list": agent, "status": "all", "older_than": "0s"})) == [agent]
+    assert error(api.get("/agents", params={"agents_list": agent})) == 1701
+
+
+def test_reading_from_agents_without_a_connection(api, daemon):
+    idle, live = add(api, "read-idle"), add(api, "read-live")
+    daemon.request("agents", "keepalive", {"id": live})
+    # agent 000: the daemon's own configuration, secrets masked; components it does not run: 1117
+    data = api.ok(api.get("/agents/000/config/com/logging"))["data"]
+    assert set(data) == {"logging"} and isinstance(data["logging"], dict) and data["logging"]
+    assert api.get("/agents/000/config/agent/client").json()["error"] == 1117
+    assert api.get("/agents/000/config/agent/wdb").json()["error"] == 1128
+    assert api.get(f"/agents/{idle}/config/agent/client").json()["error"] == 1740
+    reply = api.get(f"/agents/{live}/config/agent/client")
+    assert reply.status_code == 500 and reply.json()["error"] == 1121
+    assert api.get("/agents/989/config/agent/client").status_code == 404
+    assert failed(api.get(f"/agents/{idle}/stats/logcollector")) == {1740: [idle]}
+    assert failed(api.get("/agents/000/stats/agent")) == {1117: ["000"]}
+    assert failed(api.get(f"/agents/{idle}/daemons/stats")) == {1707: [idle]}
+    assert failed(api.get("/agents/000/daemons/stats")) == {1703: ["000"]}
+    daemon.request("agents", "keepalive", {"id": live})
+    assert failed(api.get(f"/agents/{live}/daemons/stats", params={"daemons_list": "wazuh-remoted"})) \
+        == {1121: ["wazuh-remoted"]}
+
+
+def test_agent_pages_go_out_pre_encoded_and_equal_the_rendered_form(api):
+    plain = api.get("/agents", params={"limit": 3, "select": "id,name,os.platform,group"})
+    pretty = api.get("/agents", params={"limit": 3, "select": "id,name,os.platform,group", "pretty": "true"})
+    assert plain.json() == pretty.json() and plain.text != pretty.text
+    again = api.get("/agents", params={"limit": 3, "select": "id,name,os.platform,group"})
+    assert again.content == plain.content
+    empty = api.ok(api.get("/agents", params={"q": "name=nobody-at-all"}))
+    assert empty["message"] == "No agent information was returned" and empty["data"]["affected_items"] == []
+    partial = api.get("/agents", params={"agents_list": "000,987"}).json()
+    assert partial["error"] == 2 and partial["data"]["failed_items"][0]["error"]["code"] == 1701

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from wazuhd.routes import ApiRequest, Route
+from wazuhd.routes import ApiRequest, ApiResponse, Route
 
-from wazuhd_agents import groups, keys, manager, registry, tasks
+from wazuhd_agents import groups, keys, manager, registry, remote, tasks
 from wazuhd_agents.db import agent_id
 
 QUERY = ("offset", "limit", "sort", "search", "select", "q", "distinct")
@@ -35,9 +35,16 @@ def _rbac(request: ApiRequest):
     return request.user.rbac
 
 
+def _page(request: ApiRequest, result):
+    """A plain agent page goes out pre-encoded (encoded once per cached page)."""
+    body = None if request.params.get("pretty") else result.encoded()
+    return result if body is None else ApiResponse(body=body)
+
+
 async def list_agents(request: ApiRequest):
-    return await registry.get_agents(_rbac(request), _ids(request.params.get("agents_list")),
-                                     registry=_reg(request), filters=_filters(request), **_query(request))
+    return _page(request, await registry.get_agents(_rbac(request), _ids(request.params.get("agents_list")),
+                                                    registry=_reg(request), filters=_filters(request),
+                                                    **_query(request)))
 
 
 async def add_agent(request: ApiRequest):
@@ -88,11 +95,13 @@ async def distinct(request: ApiRequest):
 
 
 async def no_group(request: ApiRequest):
-    return await registry.get_agents_no_group(_rbac(request), registry=_reg(request), **_query(request))
+    return _page(request, await registry.get_agents_no_group(_rbac(request), registry=_reg(request),
+                                                             **_query(request)))
 
 
 async def outdated(request: ApiRequest):
-    return await registry.get_outdated_agents(_rbac(request), registry=_reg(request), **_query(request))
+    return _page(request, await registry.get_outdated_agents(_rbac(request), registry=_reg(request),
+                                                             **_query(request)))
 
 
 async def assign_agents(request: ApiRequest):
@@ -168,8 +177,9 @@ async def delete_groups(request: ApiRequest):
 
 async def group_agents(request: ApiRequest):
     status = request.params.get("status")
-    return await groups.get_group_agents(_rbac(request), [request.params["group_id"]], registry=_reg(request),
-                                         filters={"status": status} if status else None, **_query(request))
+    return _page(request, await groups.get_group_agents(
+        _rbac(request), [request.params["group_id"]], registry=_reg(request),
+        filters={"status": status} if status else None, **_query(request)))
 
 
 async def group_configuration(request: ApiRequest):
@@ -206,6 +216,51 @@ async def tasks_status(request: ApiRequest):
                                        **_query(request, "offset", "limit", "sort", "search", "select", "q"))
 
 
+async def upgrade(request: ApiRequest):
+    p = request.params
+    return await remote.upgrade_agents(_rbac(request), _ids(p["agents_list"]), registry=_reg(request),
+                                       filters=_filters(request), wpk_repo=p.get("wpk_repo"),
+                                       upgrade_version=p.get("upgrade_version"), use_http=bool(p.get("use_http")),
+                                       force=bool(p.get("force")), package_type=p.get("package_type"),
+                                       q=p.get("q"))
+
+
+async def upgrade_custom(request: ApiRequest):
+    p = request.params
+    return await remote.upgrade_agents_custom(_rbac(request), _ids(p["agents_list"]), registry=_reg(request),
+                                              home=request.ctx.home.root, filters=_filters(request),
+                                              file_path=p["file_path"], installer=p.get("installer"),
+                                              q=p.get("q"))
+
+
+async def upgrade_result(request: ApiRequest):
+    return await remote.get_upgrade_result(_rbac(request), _ids(request.params.get("agents_list")),
+                                           registry=_reg(request), filters=_filters(request),
+                                           q=request.params.get("q"))
+
+
+async def uninstall_permission(request: ApiRequest):
+    return await remote.check_uninstall_permission(_rbac(request))
+
+
+async def agent_config(request: ApiRequest):
+    p = request.params
+    return await remote.get_agent_config(_rbac(request), _ids([p["agent_id"]]), registry=_reg(request),
+                                         config=request.ctx.config, component=p["component"],
+                                         configuration=p["configuration"])
+
+
+async def component_stats(request: ApiRequest):
+    return await remote.get_component_stats(_rbac(request), _ids([request.params["agent_id"]]),
+                                            registry=_reg(request), component=request.params["component"])
+
+
+async def agent_daemons_stats(request: ApiRequest):
+    return await remote.get_daemons_stats_agents(_rbac(request), _ids([request.params["agent_id"]]),
+                                                 registry=_reg(request),
+                                                 daemons_list=request.params.get("daemons_list"))
+
+
 ROUTES = [
     Route("GET", "/agents", list_agents),
     Route("POST", "/agents", add_agent),
@@ -240,6 +295,13 @@ ROUTES = [
     Route("GET", "/groups/{group_id}/files/{file_name}", group_file),
     Route("GET", "/overview/agents", overview),
     Route("GET", "/tasks/status", tasks_status),
+    Route("PUT", "/agents/upgrade", upgrade),
+    Route("PUT", "/agents/upgrade_custom", upgrade_custom),
+    Route("GET", "/agents/upgrade_result", upgrade_result),
+    Route("GET", "/agents/uninstall", uninstall_permission),
+    Route("GET", "/agents/{agent_id}/config/{component}/{configuration}", agent_config),
+    Route("GET", "/agents/{agent_id}/stats/{component}", component_stats),
+    Route("GET", "/agents/{agent_id}/daemons/stats", agent_daemons_stats),
 ]
 
 

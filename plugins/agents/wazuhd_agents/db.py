@@ -137,6 +137,9 @@ MIGRATIONS = [
     Migration(DATABASE, "agents-0001-tables", sql=SCHEMA_SQL),
     Migration(DATABASE, "agents-0002-manager", apply=_manager_row),
     Migration(DATABASE, "agents-0003-summary-indexes", sql=SUMMARY_INDEXES_SQL),
+    # What a task carries to the agent (an upgrade's version, repository, WPK...), as JSON.
+    Migration(DATABASE, "agents-0004-task-parameters", sql="ALTER TABLE task ADD COLUMN parameters TEXT;\n"
+              "CREATE INDEX task_module_agent ON task (module, agent_id, status);"),
 ]
 
 # -- queryable fields --------------------------------------------------------------------
@@ -231,14 +234,15 @@ class PageCache:
                 self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
             return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
-    def get(self, key, version: int):
+    def get(self, key, version: int, *, count_miss: bool = True):
         with self._lock:
             found = self._pages.get(key)
             if found is not None and found[0] == version:
                 self._pages.move_to_end(key)
                 self.hits += 1
                 return found[1]
-            self.misses += 1
+            if count_miss:
+                self.misses += 1
             return None
 
     def put(self, key, version: int, page) -> None:

@@ -8,6 +8,7 @@ the outcome with :func:`finish_task_sync` (``Done``, ``Failed``, ``Timeout``);
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 
@@ -157,17 +158,19 @@ async def get_task_status(rbac, *, registry: Registry, tasks_list: Sequence[str]
 
 
 def take_pending_sync(registry: Registry, agent: int | str | None = None, limit: int = 100) -> list[dict]:
-    """Pending tasks (of one agent, or any), now In progress: for the agent-communication plugin."""
+    """Pending tasks (of one agent, or any), now In progress: for the agent-communication plugin.
+    Each carries its module and parameters (an upgrade's version, repository, WPK path...)."""
     now = int(time.time())
 
     def work(conn):
-        sql, params = "SELECT task_id, agent_id, command FROM task WHERE status = ?", [PENDING]
+        sql, params = "SELECT task_id, agent_id, command, module, parameters FROM task WHERE status = ?", [PENDING]
         if agent is not None:
             sql, params = sql + " AND agent_id = ?", params + [int(agent)]
         rows = conn.execute(sql + " ORDER BY task_id LIMIT ?", params + [limit]).fetchall()
         conn.executemany("UPDATE task SET status = ?, last_update_time = ? WHERE task_id = ?",
                          [(IN_PROGRESS, now, r[0]) for r in rows])
-        return [{"task_id": r[0], "agent": agent_id(r[1]), "command": r[2]} for r in rows]
+        return [{"task_id": r[0], "agent": agent_id(r[1]), "command": r[2], "module": r[3],
+                 "parameters": json.loads(r[4]) if r[4] else {}} for r in rows]
 
     return registry.db.write_sync(work)
 
