@@ -200,3 +200,48 @@ def test_responses_validate_against_wazuh(wazuh, replies):
         report.append(f"{method.upper():6} {path:42} {', '.join(outcomes)}")
     print("\n".join(report))
     assert not failures, "\n\n".join(failures)
+
+
+# -- /manager restart and statistics (appended: the scenarios above plus these) --------------
+
+_registry_scenarios = scenarios
+
+
+def _manager_stats_scenarios(api: Api, daemon: AgentsDaemon) -> dict:
+    """Alerts through the queue socket first, so the statistics have something to show.
+    The restart is only refused here (no permission, invalid configuration): a real one
+    would restart this module's daemon; test_agents_manager validates its 202 answer."""
+    import time
+
+    from wazuhd.sockets import send_event
+
+    for _ in range(3):
+        send_event(daemon.socket("queue"), "1", "/var/log/auth.log",
+                   "Nov 26 16:21:11 web01 sshd[311]: Failed password for root from 203.0.113.7 port 22 ssh2")
+    deadline = time.monotonic() + 10
+    while daemon.request("control", "status")["counters"]["analysis"]["alerts"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    reader = api.user_with_policy(["manager:read"], ["*:*:*"])
+    config = daemon.home / "etc" / "wazuhd.yaml"
+    good = config.read_text()
+    try:
+        config.write_text(good + "agents_typo: 1\n")
+        invalid = api.put("/manager/restart")
+    finally:
+        config.write_text(good)
+    return {
+        ("/manager/restart", "put"): [reader.put("/manager/restart"), invalid],
+        ("/manager/daemons/stats", "get"): [api.get("/manager/daemons/stats"),
+                                            api.get("/manager/daemons/stats", params={"daemons_list": "wazuh-analysisd"}),
+                                            api.get("/manager/daemons/stats", params={"daemons_list": "nope"})],
+        ("/manager/stats", "get"): [api.get("/manager/stats"), api.get("/manager/stats", params={"date": "2001-01-01"}),
+                                    api.get("/manager/stats", params={"date": "yesterday"})],
+        ("/manager/stats/hourly", "get"): [api.get("/manager/stats/hourly")],
+        ("/manager/stats/weekly", "get"): [api.get("/manager/stats/weekly")],
+        ("/manager/stats/analysisd", "get"): [api.get("/manager/stats/analysisd")],
+        ("/manager/stats/remoted", "get"): [api.get("/manager/stats/remoted")],
+    }
+
+
+def scenarios(api: Api, ids: dict, daemon: AgentsDaemon):  # noqa: F811  (extends the one above)
+    return {**_registry_scenarios(api, ids, daemon), **_manager_stats_scenarios(api, daemon)}

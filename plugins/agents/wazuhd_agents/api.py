@@ -368,3 +368,57 @@ ROUTES += [
     Route("GET", "/manager/logs", manager_logs),
     Route("GET", "/manager/logs/summary", manager_logs_summary),
 ]
+
+
+# -- /manager: restart and statistics ---------------------------------------------------------
+
+from wazuhd_agents import stats  # noqa: E402  (kept with the routes that use it)
+
+
+def _history(request: ApiRequest):
+    return request.ctx.runtime["agents.stats"]
+
+
+async def manager_restart(request: ApiRequest):
+    sections = [section for _, section in request.ctx.plugins.collect("wazuhd_config_schema")]
+    return await manager.restart(_rbac(request), config_file=request.ctx.home.config_file, sections=sections,
+                                 schedule=_history(request).restart.set, node=_node(request))
+
+
+async def manager_daemons_stats(request: ApiRequest):
+    daemons = {name: (lambda read=read: read(request.ctx)) for name, read in stats.DAEMONS.items()}
+    return await manager.get_daemon_stats(_rbac(request), daemons=daemons,
+                                          daemons_list=request.params.get("daemons_list"))
+
+
+async def manager_stats(request: ApiRequest):
+    return await manager.get_stats(_rbac(request), history=_history(request), date=request.params.get("date"))
+
+
+async def manager_stats_hourly(request: ApiRequest):
+    return await manager.get_stats_hourly(_rbac(request), history=_history(request))
+
+
+async def manager_stats_weekly(request: ApiRequest):
+    return await manager.get_stats_weekly(_rbac(request), history=_history(request))
+
+
+async def manager_stats_analysisd(request: ApiRequest):
+    return await manager.get_stats_daemon(_rbac(request), read=lambda: stats.analysisd_legacy(request.ctx),
+                                          all_msg="Statistical information for each node was successfully read")
+
+
+async def manager_stats_remoted(request: ApiRequest):
+    return await manager.get_stats_daemon(_rbac(request), read=lambda: stats.remoted_legacy(request.ctx),
+                                          all_msg="Statistical information for each node was successfully read")
+
+
+ROUTES += [
+    Route("PUT", "/manager/restart", manager_restart),
+    Route("GET", "/manager/daemons/stats", manager_daemons_stats),
+    Route("GET", "/manager/stats", manager_stats),
+    Route("GET", "/manager/stats/hourly", manager_stats_hourly),
+    Route("GET", "/manager/stats/weekly", manager_stats_weekly),
+    Route("GET", "/manager/stats/analysisd", manager_stats_analysisd),
+    Route("GET", "/manager/stats/remoted", manager_stats_remoted),
+]

@@ -231,3 +231,91 @@ async def get_logs_summary(rbac, *, log_file: Path) -> AffectedItemsResult:
     return result
 
 
+
+
+# -- restart and statistics (the history and the counters are in wazuhd_agents.stats) --------
+
+
+@expose_resources(actions=["manager:read", "manager:restart"], resources=["*:*:*"])
+async def restart(rbac, *, config_file: Path, sections: Sequence, schedule, node: str = "node01") -> ApiResponse:
+    """``PUT /manager/restart``: the configuration on disk is validated first, as the next start
+    would (an invalid one is refused with 1908 and nothing restarts); then ``schedule()`` asks
+    for the restart, which happens right after this answer (202) is sent."""
+    try:
+        await trio.to_thread.run_sync(load_config, config_file, list(sections))
+    except ConfigError as exc:
+        raise WazuhError(1908, str(exc)) from None
+    schedule()
+    result = AffectedItemsResult(all_msg="Restart request sent to all specified nodes",
+                                 none_msg="Could not send restart request to any node")
+    result.add_affected_items([node])
+    return ApiResponse(result.render(), status=202)
+
+
+@expose_resources(actions=["manager:read"], resources=["*:*:*"])
+async def get_daemon_stats(rbac, *, daemons: Mapping, daemons_list: Sequence | None = None) -> AffectedItemsResult:
+    """``GET /manager/daemons/stats``: ``daemons`` maps a Wazuh daemon name to a callable
+    returning its item (see :mod:`wazuhd_agents.stats`)."""
+    names = list(dict.fromkeys(daemons_list)) if daemons_list else list(daemons)
+    result = AffectedItemsResult(all_msg="Statistical information for each daemon was successfully read",
+                                 some_msg="Could not read statistical information for some daemons",
+                                 none_msg="Could not read statistical information for any daemon")
+    result.add_affected_items([daemons[name]() for name in names])
+    return result
+
+
+def _day(value: str | None) -> str:
+    if value is None:
+        return datetime.now().strftime("%Y-%m-%d")
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").strftime("%Y-%m-%d")
+    except ValueError:
+        raise WazuhError(1307, f"date {value!r}: expected YYYY-MM-DD") from None
+
+
+@expose_resources(actions=["manager:read"], resources=["*:*:*"])
+async def get_stats(rbac, *, history, date: str | None = None) -> AffectedItemsResult:
+    """``GET /manager/stats``: one item per hour of ``date`` (today by default) with alerts,
+    by rule id and level, events, syscheck and firewall alerts. A past date without history
+    is 1308, as Wazuh answers for a missing stats file; today answers its hours so far."""
+    day = _day(date)
+    await history.flush()
+    hours = await trio.to_thread.run_sync(history.day_sync, day)
+    if not hours and day != datetime.now().strftime("%Y-%m-%d"):
+        raise WazuhError(1308, f"no statistics for {day}")
+    result = AffectedItemsResult(all_msg="Statistical information for each node was successfully read",
+                                 none_msg="Could not read statistical information for any node")
+    result.add_affected_items(hours)
+    return result
+
+
+@expose_resources(actions=["manager:read"], resources=["*:*:*"])
+async def get_stats_hourly(rbac, *, history) -> AffectedItemsResult:
+    """``GET /manager/stats/hourly``: alerts per hour of the day, averaged over the days with
+    history (``interactions``: how many days)."""
+    await history.flush()
+    averages, days, _ = await trio.to_thread.run_sync(history.averages_sync)
+    result = AffectedItemsResult(all_msg="Statistical information per hour for each node was successfully read",
+                                 none_msg="Could not read statistical information per hour for any node")
+    result.add_affected_items([{"averages": averages, "interactions": days}])
+    return result
+
+
+@expose_resources(actions=["manager:read"], resources=["*:*:*"])
+async def get_stats_weekly(rbac, *, history) -> AffectedItemsResult:
+    """``GET /manager/stats/weekly``: the same per weekday, Sunday first."""
+    await history.flush()
+    _, _, per_day = await trio.to_thread.run_sync(history.averages_sync)
+    result = AffectedItemsResult(all_msg="Statistical information per week for each node was successfully read",
+                                 none_msg="Could not read statistical information per week for any node")
+    result.add_affected_items([{name: {"averages": averages, "interactions": days}}
+                               for name, (averages, days) in per_day.items()])
+    return result
+
+
+@expose_resources(actions=["manager:read"], resources=["*:*:*"])
+async def get_stats_daemon(rbac, *, read, all_msg: str) -> AffectedItemsResult:
+    """``GET /manager/stats/analysisd`` and ``/remoted``: Wazuh's older flat form."""
+    result = AffectedItemsResult(all_msg=all_msg, none_msg="Could not read statistical information for any node")
+    result.add_affected_items([read()])
+    return result

@@ -14,7 +14,7 @@ from wazuhd.daemon import Service
 from wazuhd.rbac import RbacAction
 from wazuhd.sockets import SocketCommand
 
-from wazuhd_agents import api, cli, db, groups, keys, registry, tasks
+from wazuhd_agents import api, cli, db, groups, keys, registry, stats, tasks
 
 log = logging.getLogger("wazuhd.agents")
 
@@ -42,7 +42,7 @@ def wazuhd_config_schema():
 
 @hookimpl
 def wazuhd_db_migrations():
-    return db.MIGRATIONS
+    return db.MIGRATIONS + stats.MIGRATIONS
 
 
 class _Runtime:
@@ -113,7 +113,14 @@ def wazuhd_services(ctx):
             await trio.sleep(reg.settings.check_interval)
             await trio.to_thread.run_sync(registry.disconnect_stale_sync, reg)
 
-    return [Service("agents-client-keys", keys_writer), Service("agents-status", status_checker)]
+    history = ctx.runtime["agents.stats"] = stats.ManagerStats(ctx)
+    return [Service("agents-client-keys", keys_writer), Service("agents-status", status_checker),
+            Service("manager-stats", history.run)]
+
+
+@hookimpl
+def wazuhd_alert(alert):
+    stats.TALLY.add(alert)
 
 
 async def _keepalive(ctx, request):
@@ -155,6 +162,13 @@ def _action(name, description, resources, *endpoints):
 _AGENT = ("agent:id", "agent:group")
 
 
+MANAGER_READ = ("GET /manager/status", "GET /manager/info", "GET /manager/configuration",
+                "GET /manager/configuration/validation", "GET /manager/logs", "GET /manager/logs/summary",
+                "GET /manager/daemons/stats", "GET /manager/stats", "GET /manager/stats/hourly",
+                "GET /manager/stats/weekly", "GET /manager/stats/analysisd", "GET /manager/stats/remoted",
+                "PUT /manager/restart")
+
+
 @hookimpl
 def wazuhd_rbac_actions():
     return [
@@ -187,8 +201,10 @@ def wazuhd_rbac_actions():
                 "PUT /agents/group", "DELETE /agents/group", "PUT /agents/{agent_id}/group/{group_id}",
                 "DELETE /agents/{agent_id}/group/{group_id}", "DELETE /agents/{agent_id}/group"),
         _action("task:status", "Access task's status information", ["*:*"], "GET /tasks/status"),
-        # manager:read and manager:restart are declared by the analysis plugin too; two plugins
-        # cannot declare one action with different endpoints yet, so only this one is ours.
+        # manager:read and manager:restart are declared by the analysis plugin too: the catalog
+        # lists the endpoints of both.
+        _action("manager:read", "Read Wazuh manager configuration", ["*:*"], *MANAGER_READ),
+        _action("manager:restart", "Restart Wazuh managers", ["*:*"], "PUT /manager/restart"),
         _action("manager:update_config", "Update current Wazuh manager configuration", ["*:*"],
                 "PUT /manager/configuration"),
         _action("manager:read_api_config", "Read current API configuration", ["*:*"], "GET /manager/api/config"),
