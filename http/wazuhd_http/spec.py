@@ -113,6 +113,12 @@ FORMATS = {
     "search": r"^[^;|&^*>]+$",
     # sort: field names (word characters, '.', '-') separated by ',', each with an optional sign
     "sort": r"^[\w.\-,+\s]+$",
+    # a version as Wazuh writes it: 4.14.0, v4.14.0, wazuh v4.14.0
+    "wazuh_version": r"^(?:[Ww]azuh )?v?\d+\.\d+\.\d+$",
+    # a path or URL without '..' segments
+    "path": r"^(?!.*\.\.)[\w.\-/:+~]+$",
+    # a WPK package file (a path ending in .wpk, no '..')
+    "wpk_path": r"^(?!.*\.\.)[\w.\-/]+\.wpk$",
 }
 FORMAT_CHECKER = jsonschema.FormatChecker()
 for _name, _pattern in FORMATS.items():
