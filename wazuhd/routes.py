@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Literal
 
+from wazuhd.errors import WazuhError
+
 #: ``jwt``: a valid token is required (the default); ``basic``: HTTP Basic
 #: credentials are checked by the handler itself (login); ``none``: public.
 Auth = Literal["jwt", "basic", "none"]
@@ -67,3 +69,17 @@ class ApiResponse:
     status: int = 200
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def uploaded_text(content: bytes | str | None, *, empty_code: int) -> str:
+    """The text of an uploaded file (a request body): error 1911 when it is not UTF-8,
+    ``empty_code`` (Wazuh's code for that upload, e.g. 1112 or 1912) when it is blank."""
+    text = content or ""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WazuhError(1911) from None
+    if not text.strip():
+        raise WazuhError(empty_code)
+    return text

@@ -38,6 +38,16 @@ def wazuh_spec_path() -> Path:
     return shared_dir() / "wazuh-api" / "spec.yaml"
 
 
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now (for a daemon's API in tests)."""
     with socket.socket() as sock:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import pytest
 
 from wazuhd.sockets import send_event
-from wazuhd.testing import WazuhSchemas
+from wazuhd.testing import WazuhSchemas, wait_for
 
 from agents_helpers import AgentsDaemon, Api
 
@@ -111,14 +111,6 @@ def test_update_configuration_validates_and_keeps_a_backup(api, daemon):
 FAILED = "Nov 26 16:21:11 web01 sshd[311]: Failed password for root from 203.0.113.9 port 2222 ssh2"
 NOISE = "Nov 26 16:21:12 web01 cron[12]: nothing any rule cares about"
 
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @functools.cache

@@ -23,7 +23,7 @@ from wazuhd.home import write_atomic
 from wazuhd.query import Field, Query, Schema, apply
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult, WazuhResult
-from wazuhd.routes import ApiResponse
+from wazuhd.routes import ApiResponse, uploaded_text
 
 from wazuhd_agents.db import Registry, agent_id
 from wazuhd_agents.registry import _missing, agent_groups, get_agents, require_some, scope
@@ -519,13 +519,7 @@ async def update_group_configuration(rbac, group_list: list[str], content: bytes
     """``PUT /groups/{group_id}/configuration``: validate, then replace agent.conf atomically."""
     name = group_list[0]
     await group_exists(registry, name)
-    if isinstance(content, bytes):
-        try:
-            content = content.decode()
-        except UnicodeDecodeError:
-            raise WazuhError(1911) from None
-    if not content.strip():
-        raise WazuhError(1912)
+    content = uploaded_text(content, empty_code=1912)
     parse_agent_conf(content)
     directory = _group_dir(registry, name)
     directory.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from wazuhd.home import write_atomic
 from wazuhd.query import Field, Query, Schema, apply
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult
-from wazuhd.routes import ApiResponse
+from wazuhd.routes import ApiResponse, uploaded_text
 
 from wazuhd_agents.db import VERSION
 
@@ -151,13 +151,7 @@ async def update_configuration(rbac, content: bytes | str, *, config_file: Path,
     """``PUT /manager/configuration``: a new etc/wazuhd.yaml, validated against every plugin's
     schema before it replaces the file (the old one kept as a backup). It applies at the next
     start, as in Wazuh."""
-    if isinstance(content, bytes):
-        try:
-            content = content.decode()
-        except UnicodeDecodeError:
-            raise WazuhError(1911) from None
-    if not content.strip():
-        raise WazuhError(1912)
+    content = uploaded_text(content, empty_code=1912)
     _check_text(content, sections, "uploaded configuration")
     backup = await trio.to_thread.run_sync(_replace_config, config_file, content)
     result = AffectedItemsResult(all_msg="Configuration was successfully updated",

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from wazuhd.sockets import send_event
-from wazuhd.testing import ApiDaemon, WazuhSchemas, shared_dir, wazuh_spec_path
+from wazuhd.testing import ApiDaemon, WazuhSchemas, shared_dir, wait_for, wazuh_spec_path
 
 RULESET = shared_dir() / "wazuh-ruleset"
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -82,15 +82,6 @@ def items(client: httpx.Client, path: str, **params) -> tuple[list, int]:
 
 def strip_comments(text: str) -> str:
     return re.sub(r"<!--.*?-->", "", text, flags=re.S)
-
-
-def wait_for(predicate, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def alerts(home: Path) -> list[dict]:

@@ -1,15 +1,7 @@
 """Correlation: frequency/timeframe, same_/different_, if_matched_group, ignore, memory bound."""
 
-import sys
-from pathlib import Path
-
-try:
-    import wazuhd_analysis  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from wazuhd_analysis import engine as engine_mod  # noqa: E402
-from wazuhd_analysis.engine import Engine, Ruleset  # noqa: E402
+from wazuhd_analysis import engine as engine_mod
+from wazuhd_analysis.engine import Engine, Ruleset
 
 DEC = """
 <decoder name="auth">

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from wazuhd.sockets import SocketClient, SocketReplyError, send_event
-from wazuhd.testing import DaemonProcess, free_port, wazuhd_command
+from wazuhd.testing import DaemonProcess, free_port, wait_for, wazuhd_command
 
 FAILED = "Nov 26 16:21:11 web01 sshd[311]: Failed password for root from 203.0.113.9 port 2222 ssh2"
 INVALID = "Nov 26 16:21:11 web01 sshd[311]: Invalid user bob from 203.0.113.9 port 4444"
@@ -28,14 +28,6 @@ def alerts(home) -> list[dict]:
     path = home / "logs" / "alerts" / "alerts.json"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
-
-def wait_for(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_events_become_alerts_with_correlation(daemon):

@@ -1,15 +1,8 @@
 """The .ini runner as a command (the logic of `wazuhd ruleset test`)."""
 
 import io
-import sys
-from pathlib import Path
 
-try:
-    import wazuhd_analysis  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from wazuhd_analysis.inirunner import cli, parse_ini  # noqa: E402
+from wazuhd_analysis.inirunner import cli, parse_ini
 
 DEC = '<decoder name="app"><program_name>^app$</program_name><regex>user=(\\S+)</regex><order>srcuser</order></decoder>'
 RULES = """<group name="syslog,"><rule id="1" level="0" noalert="1"><category>syslog</category><description>t</description></rule></group>

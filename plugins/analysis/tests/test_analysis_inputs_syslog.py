@@ -4,21 +4,14 @@ import logging
 import re
 import shutil
 import socket
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import trio
 from hypothesis import given, strategies as st
 
-try:
-    import wazuhd_analysis  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from wazuhd_analysis.inputs import services  # noqa: E402
-from wazuhd_analysis.inputs.syslog import AddressFilter, StreamFramer, to_message  # noqa: E402
+from wazuhd_analysis.inputs import services
+from wazuhd_analysis.inputs.syslog import AddressFilter, StreamFramer, to_message
 
 LOGGER = shutil.which("logger")
 needs_logger = pytest.mark.skipif(LOGGER is None, reason="util-linux 'logger' is not installed")

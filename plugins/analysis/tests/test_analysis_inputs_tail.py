@@ -2,21 +2,14 @@
 
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import trio
 
-try:
-    import wazuhd_analysis  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from wazuhd.store import Store  # noqa: E402
-from wazuhd_analysis.inputs import MIGRATIONS, services  # noqa: E402
-from wazuhd_analysis.inputs.formats import MultiLineRegexFormat  # noqa: E402
+from wazuhd.store import Store
+from wazuhd_analysis.inputs import MIGRATIONS, services
+from wazuhd_analysis.inputs.formats import MultiLineRegexFormat
 
 POLL = 0.02
 

@@ -1,18 +1,10 @@
 """Ruleset loading: lenient XML, errors with file/line/id, options."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-try:
-    import wazuhd_analysis  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from wazuhd_analysis.engine import Engine, Ruleset  # noqa: E402
-from wazuhd_analysis.errors import RulesetError  # noqa: E402
-from wazuhd_analysis.xmlparse import XMLSyntaxError, parse_xml  # noqa: E402
+from wazuhd_analysis.engine import Engine, Ruleset
+from wazuhd_analysis.errors import RulesetError
+from wazuhd_analysis.xmlparse import XMLSyntaxError, parse_xml
 
 TEMPLATES = """
 <group name="syslog,">

@@ -1,14 +1,6 @@
 """Plugin decoders: JSON (null fields, arrays, offsets), SonicWall, PF."""
 
-import sys
-from pathlib import Path
-
-try:
-    import wazuhd_analysis  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from wazuhd_analysis.engine import Engine, Ruleset  # noqa: E402
+from wazuhd_analysis.engine import Engine, Ruleset
 
 TEMPLATES = ('<group name="syslog,"><rule id="1" level="0" noalert="1"><category>syslog</category>'
              "<description>t</description></rule></group>")

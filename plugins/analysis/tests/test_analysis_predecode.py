@@ -1,16 +1,8 @@
 """Syslog header pre-decoding: the formats Wazuh accepts."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-try:
-    import wazuhd_analysis  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from wazuhd_analysis.event import Event, predecode  # noqa: E402
+from wazuhd_analysis.event import Event, predecode
 
 MSG = "Invalid user blimey from 18.18.18.18 port 48928"
 

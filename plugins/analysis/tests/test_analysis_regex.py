@@ -1,18 +1,10 @@
 """OS_Regex / OS_Match / PCRE2 semantics."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-try:
-    import wazuhd_analysis  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hypothesis import given, strategies as st
 
-from hypothesis import given, strategies as st  # noqa: E402
-
-from wazuhd_analysis.osregex import OSMatch, OSRegex, PatternError, PCRE2Regex, compile_pattern  # noqa: E402
+from wazuhd_analysis.osregex import OSMatch, OSRegex, PatternError, PCRE2Regex, compile_pattern
 
 
 @pytest.mark.parametrize(
@@ -117,9 +109,9 @@ def test_w_plus_matches_every_word(word):
 # The speed-ups in the translation (possessive repeats where the next element
 # cannot start with a character of the class) must not change any result:
 # compare with a plain lazy translation on random texts.
-import re  # noqa: E402
+import re
 
-from wazuhd_analysis import osregex as _osr  # noqa: E402
+from wazuhd_analysis import osregex as _osr
 
 _SAMPLE_PATTERNS = [
     r"^(\S+) (\S+) (\d+.\d+.\d+.\d+):(\d+)",

@@ -8,24 +8,17 @@ rate of at least 98%.
 
 import io
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-PLUGIN_DIR = Path(__file__).resolve().parents[1]
-REPO_ROOT = PLUGIN_DIR.parents[1]
-try:
-    import wazuhd_analysis  # noqa: F401
-except ImportError:  # not installed: use the source tree
-    sys.path.insert(0, str(PLUGIN_DIR))
+from wazuhd.testing import shared_dir
+from wazuhd_analysis.inirunner import parse_ini, run_files
+from wazuhd_analysis.suite import load_suite_ruleset, suite_ini_files
 
-from wazuhd_analysis.inirunner import parse_ini, run_files  # noqa: E402
-from wazuhd_analysis.suite import find_wazuh_ruleset, load_suite_ruleset, suite_ini_files  # noqa: E402
-
-RULESET = find_wazuh_ruleset(str(REPO_ROOT))
+RULESET = str(shared_dir() / "wazuh-ruleset") if (shared_dir() / "wazuh-ruleset" / "rules").is_dir() else None
 pytestmark = pytest.mark.skipif(
-    RULESET is None, reason=f"Wazuh ruleset not found at {REPO_ROOT.parent / 'shared' / 'wazuh-ruleset'}"
+    RULESET is None, reason=f"Wazuh ruleset not found at {shared_dir() / 'wazuh-ruleset'}"
 )
 
 

@@ -29,6 +29,7 @@ from wazuhd.errors import WazuhError, codes, register_codes
 from wazuhd.home import write_atomic
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult
+from wazuhd.routes import uploaded_text
 from wazuhd_analysis.catalog import Catalog, check_cdb, find_list
 from wazuhd_analysis.engine import Ruleset
 from wazuhd_analysis.errors import RulesetError
@@ -62,19 +63,6 @@ def _name(filename: str, pattern: re.Pattern) -> str:
     if not pattern.fullmatch(filename or "") or filename.startswith("."):
         raise WazuhError(1801, f"{filename!r} is not a plain file name")
     return filename
-
-
-def _text(content: bytes | str) -> str:
-    if isinstance(content, str):
-        text = content
-    else:
-        try:
-            text = content.decode("utf-8")
-        except UnicodeDecodeError:
-            raise WazuhError(1911) from None
-    if not text.strip():
-        raise WazuhError(1112)
-    return text
 
 
 def _check_dir(catalog: Catalog, kind: str, relative_dirname: str | None) -> None:
@@ -181,7 +169,7 @@ async def _upload_xml(rbac, catalog: Catalog, kind: str, filename: str, content,
     try:
         _name(filename, _XML_NAME)
         _check_dir(catalog, kind, relative_dirname)
-        text = _text(content)
+        text = uploaded_text(content, empty_code=1112)
         try:
             parse_xml(text, shown)
         except XMLSyntaxError as exc:
@@ -260,7 +248,7 @@ async def upload_list_file(rbac, *, catalog: Catalog, filename: str, content,
     service = catalog.service
     try:
         _name(filename, _LIST_NAME)
-        text = _text(content)
+        text = uploaded_text(content, empty_code=1112)
         check_cdb(text, shown)
         path = catalog.user_dir("lists") / filename
         async with service.lock:
