@@ -26,7 +26,7 @@ from wazuhd.results import AffectedItemsResult, WazuhResult
 from wazuhd.routes import ApiResponse, uploaded_text
 
 from wazuhd_agents.db import Registry, agent_id
-from wazuhd_agents.registry import _missing, agent_groups, get_agents, require_some, scope
+from wazuhd_agents.registry import _missing, agent_groups, explicit_agents, get_agents, require_some, scope
 
 GROUP_RE = re.compile(r"^[\w.\-]+$", re.ASCII)
 GROUP_MAX = 128
@@ -325,12 +325,7 @@ async def assign_agents_to_group(rbac, group_list: list[str], agent_list=None, *
                                  none_msg="No agents were assigned to " + group_id)
     await group_exists(registry, group_id)
     explicit = agent_list is not None
-    if explicit:
-        if "000" in agent_list:
-            result.add_failed_item("000", WazuhError(1703))
-            agent_list = [a for a in agent_list if a != "000"]
-        for missing in sorted(await _missing(registry, agent_list)):
-            result.add_failed_item(missing, error_for(1701))
+    agent_list = await explicit_agents(registry, agent_list, result)
     where, params = scope(agent_list, rbac_filters, extra=["agent.id != 0"])
     done, already, full = await registry.db.write(_assign_work(where, params, group_id, replace, explicit))
     already_set = set(already)
@@ -356,12 +351,7 @@ async def remove_agents_from_group(rbac, group_list: list[str], agent_list=None,
                                  none_msg=f"No agent was removed from group {group_id}")
     await group_exists(registry, group_id)
     explicit = agent_list is not None
-    if explicit:
-        if "000" in agent_list:
-            result.add_failed_item("000", WazuhError(1703))
-            agent_list = [a for a in agent_list if a != "000"]
-        for missing in sorted(await _missing(registry, agent_list)):
-            result.add_failed_item(missing, error_for(1701))
+    agent_list = await explicit_agents(registry, agent_list, result)
     where, params = scope(agent_list, rbac_filters, extra=["agent.id != 0"])
 
     def work(conn):

@@ -188,6 +188,20 @@ async def agent_groups(ids: list, arguments: Mapping) -> dict:
     return aliases
 
 
+async def explicit_agents(registry: Registry, agent_list: list[str] | None,
+                          result: AffectedItemsResult) -> list[str] | None:
+    """The explicit targets an operation may act on: the manager (000) and unknown ids
+    become failed items (1703, 1701). None (no list: every agent) stays None."""
+    if agent_list is None:
+        return None
+    if "000" in agent_list:
+        result.add_failed_item("000", WazuhError(1703))
+    agent_list = [a for a in agent_list if a != "000"]
+    for missing in sorted(await _missing(registry, agent_list)):
+        result.add_failed_item(missing, error_for(1701))
+    return agent_list
+
+
 async def _missing(registry: Registry, ids: Sequence[str]) -> set[str]:
     """The explicit ids that are not registered."""
     if not ids:
@@ -678,12 +692,7 @@ async def delete_agents(rbac, agent_list=None, *, registry: Registry, rbac_filte
                                  some_msg="Some agents were not deleted",
                                  none_msg="No agents were deleted",
                                  extra={"older_than": filters["older_than"]})
-    if agent_list is not None:
-        if "000" in agent_list:
-            result.add_failed_item("000", WazuhError(1703))
-            agent_list = [a for a in agent_list if a != "000"]
-        for missing in sorted(await _missing(registry, agent_list)):
-            result.add_failed_item(missing, error_for(1701))
+    agent_list = await explicit_agents(registry, agent_list, result)
     where, params = scope(agent_list, rbac_filters, filters, extra=["agent.id != 0"])
     if q:
         statement = to_sql(agent_query(q=q, select=["id"], limit=None), AGENTS,

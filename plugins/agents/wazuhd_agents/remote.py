@@ -28,7 +28,7 @@ from wazuhd.results import AffectedItemsResult, WazuhResult
 from wazuhd.query import to_sql
 
 from wazuhd_agents.db import AGENTS, VERSION, Registry, agent_id, iso
-from wazuhd_agents.registry import _missing, agent_groups, agent_query, scope
+from wazuhd_agents.registry import agent_groups, agent_query, explicit_agents, scope
 from wazuhd_agents.tasks import DONE, FAILED, IN_PROGRESS, PENDING, TIMEOUT
 
 UPGRADE_MODULE = "upgrade_module"
@@ -82,12 +82,7 @@ async def _queue_upgrades(registry: Registry, command: str, parameters: dict, ag
                           filters: Mapping | None, result: AffectedItemsResult, *, q: str | None,
                           check_version: bool, force: bool, target: str) -> AffectedItemsResult:
     explicit = agent_list is not None
-    if explicit:
-        if "000" in agent_list:
-            result.add_failed_item("000", WazuhError(1703))
-        agent_list = [a for a in agent_list if a != "000"]
-        for missing in sorted(await _missing(registry, agent_list)):
-            result.add_failed_item(missing, error_for(1701))
+    agent_list = await explicit_agents(registry, agent_list, result)
     where, params = _with_q(*scope(agent_list, rbac_filters, filters, extra=["agent.id != 0"]), q)
     now = int(time.time())
     node = registry.settings.node_name
@@ -190,12 +185,7 @@ async def get_upgrade_result(rbac, agent_list=None, *, registry: Registry, rbac_
                                  some_msg="Not all upgrade tasks were returned",
                                  none_msg="No upgrade task was returned")
     explicit = agent_list is not None
-    if explicit:
-        if "000" in agent_list:
-            result.add_failed_item("000", WazuhError(1703))
-        agent_list = [a for a in agent_list if a != "000"]
-        for missing in sorted(await _missing(registry, agent_list)):
-            result.add_failed_item(missing, error_for(1701))
+    agent_list = await explicit_agents(registry, agent_list, result)
     where, params = scope(agent_list, rbac_filters, filters, extra=["agent.id != 0"])
     where, params = _with_q(where, params, q)
     holes = ",".join("?" * len(UPGRADE_COMMANDS))

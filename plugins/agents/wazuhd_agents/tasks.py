@@ -18,7 +18,7 @@ from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult
 
 from wazuhd_agents.db import Registry, agent_id, iso
-from wazuhd_agents.registry import _missing, agent_groups, scope
+from wazuhd_agents.registry import agent_groups, explicit_agents, scope
 from wazuhd_agents.groups import group_exists
 
 PENDING, IN_PROGRESS, DONE, FAILED, TIMEOUT = "Pending", "In progress", "Done", "Failed", "Timeout"
@@ -75,15 +75,6 @@ async def _queue(registry: Registry, command: str, where: str, params: list, exp
     return result
 
 
-async def _explicit(registry: Registry, agent_list: list[str], result: AffectedItemsResult) -> list[str]:
-    if "000" in agent_list:
-        result.add_failed_item("000", WazuhError(1703))
-    agent_list = [a for a in agent_list if a != "000"]
-    for missing in sorted(await _missing(registry, agent_list)):
-        result.add_failed_item(missing, error_for(1701))
-    return agent_list
-
-
 def _result(verb: str) -> AffectedItemsResult:
     return AffectedItemsResult(all_msg=f"{verb} command was sent to all agents",
                                some_msg=f"{verb} command was not sent to some agents",
@@ -99,7 +90,7 @@ async def restart_agents(rbac, agent_list=None, *, registry: Registry, rbac_filt
     result = _result("Restart")
     explicit = agent_list is not None
     if explicit:
-        agent_list = await _explicit(registry, agent_list, result)
+        agent_list = await explicit_agents(registry, agent_list, result)
     where, params = scope(agent_list, rbac_filters, filters)
     return await _queue(registry, "restart", where, params, explicit, result)
 
@@ -124,7 +115,7 @@ async def reconnect_agents(rbac, agent_list=None, *, registry: Registry, rbac_fi
                                  none_msg="Force reconnect command was not sent to any agent")
     explicit = agent_list is not None
     if explicit:
-        agent_list = await _explicit(registry, agent_list, result)
+        agent_list = await explicit_agents(registry, agent_list, result)
     where, params = scope(agent_list, rbac_filters)
     return await _queue(registry, "reconnect", where, params, explicit, result)
 
