@@ -429,15 +429,9 @@ class Engine:
             for gkey, q in groups.items():
                 if rule.different and any(a == b for a, b in zip(gkey, dkey)):
                     continue
-                for prev in reversed(q):
-                    if prev is ev:
-                        continue
-                    if tf and now - prev.time > tf:
-                        break
-                    found.append(prev)
-                    if len(found) >= need:
-                        self._prev[rule.sid] = found
-                        return True
+                if _collect(q, ev, now, tf, need, found):
+                    self._prev[rule.sid] = found
+                    return True
             return False
         if rule.if_matched_sid is not None:
             src = self.by_sid.get(rule.if_matched_sid)
@@ -446,15 +440,9 @@ class Engine:
         if not src:
             return False
         found = []
-        for prev in reversed(src):
-            if prev is ev:
-                continue
-            if tf and now - prev.time > tf:
-                break
-            found.append(prev)
-            if len(found) >= need:
-                self._prev[rule.sid] = found
-                return True
+        if _collect(src, ev, now, tf, need, found):
+            self._prev[rule.sid] = found
+            return True
         return False
 
     def _remember(self, ev: Event, rule: Rule) -> None:
@@ -580,6 +568,20 @@ def _val(ev: Event, name: str):
     if name == "agent":
         return ev.agent_id
     return ev.get(name)
+
+
+def _collect(events, ev: Event, now: float, timeframe, need: int, found: list) -> bool:
+    """Add to ``found`` the remembered events (newest first) still inside ``timeframe``;
+    True as soon as there are ``need`` of them."""
+    for prev in reversed(events):
+        if prev is ev:
+            continue
+        if timeframe and now - prev.time > timeframe:
+            break
+        found.append(prev)
+        if len(found) >= need:
+            return True
+    return False
 
 
 def format_rule_trace(trace: list) -> str:
