@@ -5,8 +5,10 @@ BIN     = $(VENV)/bin
 # The host, the HTTP API host and every built-in plugin, each its own distribution.
 DISTS   = . $(patsubst %/pyproject.toml,%,$(wildcard http/pyproject.toml plugins/*/pyproject.toml))
 STAMP   = $(VENV)/.installed
-# Commands the tests drive (real senders), and the Debian packages that bring them.
-SYSTEM_TOOLS = logger:bsdutils
+# Commands the tests drive (real senders and engines), and the Debian packages that bring them.
+SYSTEM_TOOLS = logger:bsdutils dockerd:docker.io busybox:busybox-static
+# Azurite (the Azure Blob engine of the azure plugin's tests), from npm, inside the venv.
+AZURITE = $(VENV)/azurite/node_modules/.bin/azurite-blob
 
 .PHONY: install run test bench clean
 
@@ -21,6 +23,9 @@ $(STAMP): pyproject.toml $(wildcard http/pyproject.toml plugins/*/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet $(foreach d,$(DISTS),-e '$(d)[test]')
+	@if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix $(VENV)/azurite azurite@3 >/dev/null \
+	  || echo "note: npm could not install azurite: the Azure Blob tests will be skipped"; \
+	else echo "note: no npm: the Azure Blob tests (Azurite) will be skipped"; fi
 	touch $(STAMP)
 
 run: install

@@ -11,7 +11,7 @@ import sysconfig
 
 import pytest
 
-from wazuhd.testing import wazuhd_command
+from wazuhd.testing import wait_for, wazuhd_command
 from wazuhd.sockets import SocketReplyError, send_event
 
 
@@ -69,6 +69,17 @@ def test_it_can_take_over_the_event_channel(daemon_factory, home, example_env):
     send_event(daemon.socket("queue"), "1", "[001] (web) any->/var/log/a:b", "GET / 200")
     daemon.terminate()
     assert (home / "example-events").read_text() == "1|[001] (web) any->/var/log/a:b|GET / 200\n"
+
+
+def test_its_starter_rules_load_after_the_analysis_plugins(daemon_factory, home, example_env):
+    pytest.importorskip("wazuhd_analysis", reason="the analysis plugin loads rulesets")
+    daemon = daemon_factory(example_env).start()
+    send_event(daemon.socket("queue"), "1", "probe", "example-plugin-probe ok")
+    alerts = home / "logs" / "alerts" / "alerts.json"
+    wait_for(lambda: alerts.exists() and "199990" in alerts.read_text(), timeout=10)
+    alert = json.loads(alerts.read_text().splitlines()[-1])
+    assert alert["rule"]["id"] == "199990"
+    assert alert["rule"]["groups"] == ["example"]
 
 
 def test_its_cli_command(example_env):

@@ -81,7 +81,8 @@ def wazuhd_config_schema():
 
 @hookimpl
 def wazuhd_db_migrations():
-    return rbac.MIGRATIONS
+    from wazuhd import collect  # collect builds on the daemon, which builds on this module
+    return rbac.MIGRATIONS + collect.MIGRATIONS
 
 
 @hookimpl

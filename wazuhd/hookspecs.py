@@ -226,6 +226,25 @@ def wazuhd_alert(alert):
     """
 
 
+@hookspec
+def wazuhd_ruleset():
+    """Contribute the plugin's own starter decoders, rules and CDB lists.
+
+    Called by the analysis plugin each time it builds its ruleset (start,
+    reload, ``PUT /rules/files`` and friends), when
+    ``analysis.ruleset.builtin`` is on.
+
+    :return: a directory (``str`` or ``pathlib.Path``) holding any of
+        ``decoders/``, ``rules/`` and ``lists/``. Their files load after the
+        configured directories and the analysis plugin's own starter files,
+        so a loaded Wazuh ruleset decodes and matches first. Rule ids must
+        not collide with anyone else's: built-in plugins take blocks of 1000
+        in 190000-199999 (the host's README lists them).
+
+    Not firstresult: every plugin's directory is loaded, in plugin order.
+    """
+
+
 # --------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------

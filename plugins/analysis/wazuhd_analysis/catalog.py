@@ -87,6 +87,9 @@ class Catalog:
         starter = Path(os.path.abspath(STARTER_RULESET))
         if directory == starter or starter in directory.parents:
             return "wazuhd/ruleset/" + directory.relative_to(starter).as_posix()
+        for plugin, root in self.service.plugin_rulesets.items():
+            if root in directory.parents:
+                return f"wazuhd/{plugin}/ruleset/" + directory.relative_to(root).as_posix()
         if self.home_root in directory.parents or directory == self.home_root:
             return directory.relative_to(self.home_root).as_posix()
         return directory.as_posix()

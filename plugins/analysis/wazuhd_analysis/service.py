@@ -40,12 +40,15 @@ def user_dirs(section: dict, home_etc: Path) -> dict[str, Path]:
     return out
 
 
-def ruleset_config(section: dict, home_etc: Path) -> RulesetConfig:
+def ruleset_config(section: dict, home_etc: Path,
+                   plugin_rulesets: dict[str, Path] | None = None) -> RulesetConfig:
     """ossec.conf's <ruleset> names -> the engine's config; relative paths are under etc/.
 
     The starter ruleset's decoders and rules come after the configured directories,
     so a loaded Wazuh ruleset decodes and matches first; its template rule comes
     before them, so rules of a local directory always have a root to hang from.
+    Other plugins' starter directories (``wazuhd_ruleset``) follow the analysis
+    plugin's own, in plugin order.
     The user directories (etc/decoders, etc/rules, etc/lists, when they exist) load
     after the configured ones, as Wazuh loads etc/ after ruleset/.
     """
@@ -63,11 +66,29 @@ def ruleset_config(section: dict, home_etc: Path) -> RulesetConfig:
         rule_dirs.insert(0, str(STARTER_RULESET / "templates"))
         decoder_dirs.append(str(STARTER_RULESET / "decoders"))
         rule_dirs.append(str(STARTER_RULESET / "rules"))
+        for directory in (plugin_rulesets or {}).values():
+            for kind, target in (("decoders", decoder_dirs), ("rules", rule_dirs),
+                                 ("lists", lists)):
+                if (directory / kind).is_dir():
+                    target.append(str(directory / kind))
     return RulesetConfig(decoder_dirs=decoder_dirs, rule_dirs=rule_dirs,
                          list_files=[p for p in lists if not os.path.isdir(p)],
                          list_dirs=[p for p in lists if os.path.isdir(p)],
                          decoder_exclude=section["decoder_exclude"],
                          rule_exclude=section["rule_exclude"])
+
+
+def plugin_rulesets(plugins) -> dict[str, Path]:
+    """Every plugin's ``wazuhd_ruleset`` directory, by plugin name."""
+    out = {}
+    for plugin, directory in plugins.collect("wazuhd_ruleset"):
+        path = Path(directory)
+        if path.is_dir():
+            out[plugin] = path.absolute()
+        else:
+            log.warning("plugin %s offers a ruleset directory that does not exist: %s",
+                        plugin, path)
+    return out
 
 
 class AnalysisService:
@@ -77,7 +98,8 @@ class AnalysisService:
         self.user_dirs = user_dirs(config["ruleset"], ctx.home.etc)
         for directory in self.user_dirs.values():
             directory.mkdir(parents=True, exist_ok=True)
-        self.config = ruleset_config(config["ruleset"], ctx.home.etc)
+        self.plugin_rulesets = plugin_rulesets(ctx.plugins)
+        self.config = ruleset_config(config["ruleset"], ctx.home.etc, self.plugin_rulesets)
         #: Held while files of the user directories change and while a reload runs.
         self.lock = trio.Lock()
         alerts = config["alerts"]

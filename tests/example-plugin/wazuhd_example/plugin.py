@@ -66,6 +66,11 @@ def wazuhd_shutdown(ctx):
 
 
 @hookimpl
+def wazuhd_ruleset():
+    return resources.files("wazuhd_example").joinpath("ruleset")
+
+
+@hookimpl
 def wazuhd_services(ctx):
     async def ticker(task_status=trio.TASK_STATUS_IGNORED):
         task_status.started()
