@@ -323,6 +323,8 @@ async def run_once(source: Source, sink: Sink, checkpoints: Checkpoints,
 
 def describe(exc: BaseException) -> str:
     """A one-line account of a failure (the message, and its type when it says nothing)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
     text = str(exc).strip() or type(exc).__name__
     return text if isinstance(exc, CollectError) else f"{type(exc).__name__}: {text}"
 
