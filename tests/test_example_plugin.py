@@ -94,6 +94,10 @@ def test_disabled_plugin_is_not_loaded(daemon_factory, home, example_env):
     status = daemon.request("control", "status")
     assert "example" not in [p["name"] for p in status["plugins"]]
     assert not daemon.socket("example").exists()
+    listed = {row["name"]: row for row in json.loads(daemon.cli("plugins", "--json").stdout)}
+    assert listed["example"]["disabled"] is True and listed["example"]["hooks"] == []
+    assert "example 1.2.3 (wazuhd-example) disabled (plugins.disabled)" in \
+        daemon.cli("plugins").stdout
     daemon.terminate()
 
 

@@ -11,6 +11,7 @@ from typing import Callable
 
 import wazuhd
 from wazuhd import daemon
+from wazuhd import config as config_mod
 from wazuhd.config import ConfigError
 from wazuhd.home import Home
 from wazuhd.plugins import PluginHost, make_plugin_host
@@ -142,9 +143,21 @@ def _duration(seconds: float) -> str:
     return (f"{days}d " if days else "") + time.strftime("%H:%M:%S", time.gmtime(rest))
 
 
+def _disabled_plugins(home: Home) -> set[str]:
+    """``plugins.disabled`` of the home's config (an unreadable config disables nothing)."""
+    try:
+        selection = config_mod.read_raw(home.config_file).get("plugins") or {}
+    except ConfigError:
+        return set()
+    names = selection.get("disabled") if isinstance(selection, dict) else None
+    return {str(name) for name in names} if isinstance(names, list) else set()
+
+
 def _run_plugins(args) -> int:
     home = Home.at(args.home)
     report = {p["name"]: p for p in args.plugin_host.report()}
+    for name in _disabled_plugins(home) & set(report):
+        report[name] = {**report[name], "hooks": [], "disabled": True}
     if daemon.running_pid(home) is not None:
         # The running daemon knows about failures that happened at run time.
         try:
@@ -157,7 +170,8 @@ def _run_plugins(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        state = f"FAILED: {row['error']}" if row["error"] else "ok"
+        state = (f"FAILED: {row['error']}" if row["error"]
+                 else "disabled (plugins.disabled)" if row.get("disabled") else "ok")
         print(f"{row['name']} {row['version']} ({row['distribution']}) {state}")
         if row["hooks"]:
             print(f"    hooks: {', '.join(row['hooks'])}")
