@@ -22,8 +22,9 @@ class FolderSource(collect.Source):
 
     location = "folder"
 
-    def __init__(self, folder: Path, name: str = "folder-test", fail_on: str | None = None):
-        self.folder, self.name, self.fail_on, self.interval = folder, name, fail_on, 60
+    def __init__(self, folder: Path, name: str = "folder-test", fail_on: str | None = None,
+                 interval: float = 60):
+        self.folder, self.name, self.fail_on, self.interval = folder, name, fail_on, interval
 
     async def collect(self, run):
         done = (await run.checkpoint("files") or {}).get("last", "")
@@ -157,8 +158,7 @@ def test_next_delay_jitters_and_backs_off_to_a_cap():
     assert all(delay <= 66 for delay in backoff)
 
 
-async def test_services_isolate_a_failing_source_and_count_it(tmp_path, autojump_clock):
-    """(The autojump clock skips the waits between runs; the scheduling logic is real.)"""
+async def test_services_isolate_a_failing_source_and_count_it(tmp_path):
     counters = {}
     send, receive = trio.open_memory_channel(100)
     store = Store(tmp_path / "db")
@@ -168,26 +168,29 @@ async def test_services_isolate_a_failing_source_and_count_it(tmp_path, autojump
     good, bad = tmp_path / "good", tmp_path / "bad"
     write_logs(good, a="one")
     write_logs(bad, a="x")
-    services = collect.services(ctx, "test", [FolderSource(good, "good"),
-                                              FolderSource(bad, "bad", fail_on="a.log")])
+    services = collect.services(ctx, "test", [
+        FolderSource(good, "good", interval=0.05),
+        FolderSource(bad, "bad", fail_on="a.log", interval=0.05)])
     assert [service.name for service in services] == ["good", "bad"]
 
-    async def main():
-        async with trio.open_nursery() as nursery:
-            for service in services:
-                await nursery.start(service.run)
-            await trio.sleep(200)  # the good one runs again; the bad one retries
-            write_logs(good, b="two")
-            await trio.sleep(100)
-            nursery.cancel_scope.cancel()
+    async def wait_until(predicate):
+        with trio.fail_after(10):
+            while not predicate(counters["test"]()):
+                await trio.sleep(0.02)
 
-    await main()
+    async with trio.open_nursery() as nursery:
+        for service in services:
+            await nursery.start(service.run)
+        await wait_until(lambda stats: stats["good"]["runs"] >= 3)
+        write_logs(good, b="two")
+        # The bad source is retried after 1 s, then 2 s (backoff), while the good one goes on.
+        await wait_until(lambda stats: stats["good"]["events"] == 2 and stats["bad"]["errors"] >= 2)
+        nursery.cancel_scope.cancel()
     stats = counters["test"]()
-    assert stats["good"]["events"] == 2 and stats["good"]["errors"] == 0
-    assert stats["good"]["runs"] >= 2 and stats["good"]["files"] == 2
-    assert stats["bad"]["events"] == 0 and stats["bad"]["errors"] >= 2
-    assert stats["bad"]["state"] == "failing"
+    assert stats["good"]["errors"] == 0 and stats["good"]["files"] == 2
+    assert stats["bad"]["events"] == 0 and stats["bad"]["state"] == "failing"
     assert stats["bad"]["last_error"] == "a.log is unreadable"
+    assert stats["bad"]["runs"] < stats["good"]["runs"]  # backing off, not spinning
     received = []
     while True:
         try:

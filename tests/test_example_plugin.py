@@ -60,7 +60,7 @@ def test_its_config_errors_name_the_key(home, example_env):
     result = subprocess.run(wazuhd_command("start", "--home", str(home)), capture_output=True,
                             text=True, timeout=30, env={**os.environ, **example_env})
     assert result.returncode == 1
-    assert "example: unknown key 'greting' (expected one of: consume_events, greeting, tick)" \
+    assert "example: unknown key 'greting' (expected one of: consume_events, greeting, inbox, inbox_interval, tick)" \
         in result.stderr
 
 
@@ -108,3 +108,45 @@ def test_python_can_still_import_stdlib_http():
                              "print(http.__file__.startswith(sysconfig.get_paths()['stdlib']))"],
                             capture_output=True, text=True)
     assert result.stdout.strip() == "True"
+
+
+def test_its_pull_source_runs_on_the_hosts_collector_and_resumes_after_a_restart(
+        daemon_factory, home, tmp_path, example_env):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.log").write_text("one\ntwo\n")
+    config = f"example:\n  consume_events: true\n  inbox: {inbox}\n"
+    events = home / "example-events"
+
+    def pulled():
+        return [line for line in events.read_text().splitlines() if "example-inbox" in line] \
+            if events.exists() else []
+
+    daemon = daemon_factory(example_env, config).start()
+    assert wait_for(lambda: len(pulled()) == 2)
+    status = daemon.request("control", "status")
+    counters = status["counters"]["example_inbox"]["inbox"]
+    assert counters["events"] == 2 and counters["errors"] == 0
+    assert status["services"]["example.inbox"]["status"] == "running"
+    assert "counters example_inbox inbox: errors=0, events=2" in daemon.cli("status").stdout
+    daemon.terminate()
+
+    (inbox / "b.log").write_text("three\n")
+    daemon_factory(example_env, config).start()
+    assert wait_for(lambda: len(pulled()) == 3)
+    assert [json.loads(line.split("|", 2)[2])["example"]["line"] for line in pulled()] == [
+        "one", "two", "three"]
+
+
+def test_its_pull_source_runs_standalone(example_env, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.log").write_text("one\n")
+    command = wazuhd_command("example-inbox", str(inbox), "--stdout", "--state",
+                             str(tmp_path / "state.json"))
+    env = {**os.environ, **example_env}
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {"example": {"file": "a.log", "line": "one"}}
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30)
+    assert again.stdout == "" and "inbox: 0 events" in again.stderr

@@ -132,9 +132,18 @@ def _run_status(args) -> int:
         error = f" ({service['error']})" if service["error"] else ""
         print(f"  service {name}: {service['status']}{error}")
     for name, counters in sorted(status["counters"].items()):
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(counters.items())) or "-"
-        print(f"  counters {name}: {shown}")
+        flat = {k: v for k, v in counters.items() if not isinstance(v, dict)}
+        nested = {k: v for k, v in counters.items() if isinstance(v, dict)}
+        if flat or not nested:
+            print(f"  counters {name}: {_pairs(flat)}")
+        for source, values in sorted(nested.items()):  # e.g. one line per pull source
+            print(f"  counters {name} {source}: {_pairs(values)}")
     return 0
+
+
+def _pairs(values: dict) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(values.items())
+                     if value is not None) or "-"
 
 
 def _duration(seconds: float) -> str:

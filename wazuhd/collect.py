@@ -396,16 +396,23 @@ def services(ctx, plugin: str, sources: list[Source], *, run_on_start: bool = Tr
 
 
 def standalone_parent() -> argparse.ArgumentParser:
-    """The arguments every standalone collector takes: ``--stdout``, ``--state FILE``, ``--home``."""
+    """A parent parser for nested subcommands (``wazuhd aws s3``): ``--home``, ``--stdout``,
+    ``--state FILE``. A top-level command already has ``--home``: use
+    :func:`add_standalone_arguments` there."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
                         help="send to the daemon running on this home, and keep checkpoints "
                              "in its store (default: $WAZUHD_HOME, else ./var/wazuhd)")
-    parent.add_argument("--stdout", action="store_true",
-                        help="print one JSON event per line instead of sending them")
-    parent.add_argument("--state", metavar="FILE",
-                        help="keep checkpoints in this JSON file instead of the home's store")
+    add_standalone_arguments(parent)
     return parent
+
+
+def add_standalone_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--stdout`` and ``--state FILE``, the arguments every standalone collector takes."""
+    parser.add_argument("--stdout", action="store_true",
+                        help="print one JSON event per line instead of sending them")
+    parser.add_argument("--state", metavar="FILE",
+                        help="keep checkpoints in this JSON file instead of the home's store")
 
 
 def parse_date(text: str) -> float:

@@ -69,7 +69,7 @@ def fill_defaults(schema: dict, value: Any) -> Any:
                 merged[key] = fill_defaults(sub, merged[key])
             else:
                 default = defaults_of(sub)
-                if default is not None:
+                if default is not None or "default" in sub:  # a null default is a value too
                     merged[key] = default
         return merged
     if isinstance(value, list) and isinstance(schema.get("items"), dict):

@@ -1,11 +1,12 @@
 """Hook implementations of the example plugin: one of each hook the host offers."""
 
 from importlib import resources
+from pathlib import Path
 
 import trio
 import yaml
 
-from wazuhd import hookimpl
+from wazuhd import collect, hookimpl
 from wazuhd.rbac import RbacAction, expose_resources
 from wazuhd.cli import CliCommand
 from wazuhd.config import ConfigSection
@@ -28,6 +29,9 @@ SECTION = ConfigSection("example", description="The example plugin.", schema={
         "consume_events": {"type": "boolean", "default": False,
                            "description": "Take over the event channel."},
         "tick": {"type": "number", "exclusiveMinimum": 0, "default": 0.05},
+        "inbox": {"type": ["string", "null"], "default": None,
+                  "description": "A folder whose *.log files are pulled, one event per line."},
+        "inbox_interval": {"type": "number", "exclusiveMinimum": 0, "default": 0.2},
     },
 })
 
@@ -82,7 +86,29 @@ def wazuhd_services(ctx):
         task_status.started()
         raise RuntimeError("this service always fails")
 
-    return [Service("ticker", ticker), Service("crasher", crasher)]
+    inbox = ctx.config["example"]["inbox"]
+    pulled = collect.services(ctx, "example_inbox", [InboxSource(
+        inbox, ctx.config["example"]["inbox_interval"])]) if inbox else []
+    return [Service("ticker", ticker), Service("crasher", crasher), *pulled]
+
+
+class InboxSource(collect.Source):
+    """A pull integration on the host's machinery: new ``*.log`` files of a folder."""
+
+    name, location = "inbox", "example-inbox"
+
+    def __init__(self, folder: str, interval: float):
+        self.folder, self.interval = Path(folder), interval
+
+    async def collect(self, run):
+        done = (await run.checkpoint() or {}).get("last", "")
+        for path in sorted(self.folder.glob("*.log")):
+            if path.name > done:
+                await run.emit({"example": {"file": path.name, "line": line}}
+                               for line in path.read_text().splitlines())
+                await run.commit("", {"last": path.name})
+
+
 
 
 async def greet(ctx, request):
@@ -137,7 +163,16 @@ def wazuhd_cli_commands():
         print(f"hello from the example plugin, {args.name}")
         return 0
 
-    return [CliCommand("example-hello", "say hello (example plugin)", configure, run)]
+    def configure_inbox(parser):
+        parser.add_argument("folder")
+        collect.add_standalone_arguments(parser)
+
+    def run_inbox(args):
+        return collect.run_standalone(InboxSource(args.folder, 0), args)
+
+    return [CliCommand("example-hello", "say hello (example plugin)", configure, run),
+            CliCommand("example-inbox", "pull the inbox folder once", configure_inbox,
+                       run_inbox)]
 
 
 @hookimpl
