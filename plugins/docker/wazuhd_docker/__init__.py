@@ -1,0 +1,1 @@
+"""wazuhd Docker listener: engine events (and an optional container inventory) as events."""

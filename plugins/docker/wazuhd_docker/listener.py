@@ -1,0 +1,276 @@
+"""Follow an engine's ``/events`` stream: every event once, in order, across reconnects.
+
+Each engine event is sent as ``{"integration": "docker", "docker": <the event as the
+engine sent it>}`` (what Wazuh's docker listener sends, so the ruleset's docker rules
+fire unchanged). The position is the last sent event's ``timeNano`` plus the identities
+of the events sent at exactly that nanosecond; it is committed after each batch. On
+reconnect the engine is asked for events ``since`` that nanosecond (the engine includes
+it), and what was already sent is dropped: nothing between a disconnect and the
+reconnect is lost, nothing is sent twice.
+
+The stream lives in the source itself: when the engine goes away, :meth:`collect` waits
+``interval`` seconds, doubling after each failed attempt up to ``max_backoff``, and
+reconnects, so the daemon and ``wazuhd docker listen`` behave the same. It returns
+only when ``until`` is reached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+import trio
+
+from wazuhd.collect import Run, Source, describe
+from wazuhd_docker.engine import EngineError, EngineSettings, connect, engine_time_nano
+
+log = logging.getLogger("wazuhd.docker")
+
+#: The event location Wazuh's docker listener uses.
+LOCATION = "Wazuh-Docker"
+#: The checkpoint key of the events position.
+POSITION_KEY = "events"
+#: Lines handed from the reading thread that may wait for the trio side.
+STREAM_BUFFER = 256
+
+NS = 1_000_000_000
+
+
+@dataclass
+class Position:
+    """Where the stream stands: the last sent ``timeNano`` and what was sent at it."""
+
+    time_nano: int
+    seen: set[tuple[str, str, str]] = field(default_factory=set)
+
+    @classmethod
+    def from_checkpoint(cls, value: dict | None) -> "Position | None":
+        if not value or not isinstance(value.get("time_nano"), int):
+            return None
+        return cls(value["time_nano"], {tuple(item) for item in value.get("seen", [])})
+
+    def as_checkpoint(self) -> dict:
+        return {"time_nano": self.time_nano, "seen": sorted(list(key) for key in self.seen)}
+
+    @property
+    def since(self) -> str:
+        """The engine's ``since`` form, seconds.nanoseconds."""
+        return f"{self.time_nano // NS}.{self.time_nano % NS:09d}"
+
+    def is_new(self, event: dict) -> bool:
+        stamp = event["timeNano"]
+        return stamp > self.time_nano or (stamp == self.time_nano
+                                          and identity(event) not in self.seen)
+
+    def advance(self, event: dict) -> None:
+        stamp = event["timeNano"]
+        if stamp > self.time_nano:
+            self.time_nano, self.seen = stamp, set()
+        self.seen.add(identity(event))
+
+
+def identity(event: dict) -> tuple[str, str, str]:
+    """What tells two events of one nanosecond apart: the object, the action, its type."""
+    actor = event.get("Actor") if isinstance(event.get("Actor"), dict) else {}
+    return (str(actor.get("ID") or event.get("id") or ""),
+            str(event.get("Action") or event.get("status") or ""), str(event.get("Type") or ""))
+
+
+def parse_line(line: bytes) -> dict:
+    """One line of the stream as an event; ValueError says why it is not one."""
+    try:
+        event = json.loads(line)
+    except ValueError as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(event, dict):
+        raise ValueError("not a JSON object")
+    if not isinstance(event.get("timeNano"), int) or isinstance(event.get("timeNano"), bool):
+        raise ValueError("no integer timeNano")
+    return event
+
+
+def shorten(data: bytes, limit: int = 200) -> str:
+    text = data.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class EventsSource(Source):
+    """One engine's event stream, as a :class:`wazuhd.collect.Source`."""
+
+    location = LOCATION
+
+    def __init__(self, engine: EngineSettings, *, filters: dict[str, list[str]] | None = None,
+                 interval: float = 5.0, max_backoff: float = 300.0,
+                 since_nano: int | None = None, until_nano: int | None = None):
+        self.engine = engine
+        self.name = f"docker:{engine.name}"
+        self.filters = {key: list(values) for key, values in (filters or {}).items() if values}
+        self.interval = interval
+        self.max_backoff = max(max_backoff, interval)
+        self.since_nano = since_nano
+        self.until_nano = until_nano
+        self._state: tuple[str, str] | None = None
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def collect(self, run: Run) -> None:
+        position = Position.from_checkpoint(await run.checkpoint(POSITION_KEY))
+        if self.since_nano is not None and (position is None or position.time_nano < self.since_nano):
+            position = Position(self.since_nano)
+        failures, connections = 0, 0
+        while not self._until_passed():
+            try:
+                client = await trio.to_thread.run_sync(connect, self.engine,
+                                                       abandon_on_cancel=True)
+            except EngineError as exc:
+                self._failed(run, describe(exc))
+            else:
+                try:
+                    if position is None:
+                        position = Position(await self._engine_now(client))
+                        await run.commit(POSITION_KEY, position.as_checkpoint())
+                    connections += 1
+                    if connections > 1:
+                        run.count("reconnects")
+                    self._connected(run, client, position)
+                    failures = 0
+                    await self._follow(client, position, run)
+                    if not self._until_passed():
+                        self._changed(run, "disconnected", "the engine closed the event stream",
+                                      logging.WARNING)
+                except EngineError as exc:
+                    self._failed(run, describe(exc))
+                finally:
+                    client.close()
+            if self._until_passed():
+                break
+            failures += 1
+            await trio.sleep(self._delay(failures))
+        self._changed(run, "done", f"reached --until {self.until_nano / NS:.3f}", logging.INFO)
+
+    def _delay(self, failures: int) -> float:
+        delay = min(self.interval * 2 ** (failures - 1), self.max_backoff)
+        if self.until_nano is not None:
+            delay = min(delay, max(0.0, self.until_nano / NS - time.time()) + 0.05)
+        return delay
+
+    def _until_passed(self) -> bool:
+        return self.until_nano is not None and time.time_ns() >= self.until_nano
+
+    async def _engine_now(self, client) -> int:
+        info = await trio.to_thread.run_sync(client.info, abandon_on_cancel=True)
+        return engine_time_nano(info.get("SystemTime", ""))
+
+    # -- the stream ---------------------------------------------------------------------------
+
+    async def _follow(self, client, position: Position, run: Run) -> None:
+        """Read the stream until the engine ends it (or ``until`` is reached)."""
+        until = f"{self.until_nano // NS}.{self.until_nano % NS:09d}" if self.until_nano else None
+        try:
+            stream = await trio.to_thread.run_sync(
+                partial(client.events, since=position.since, until=until,
+                        filters=self.filters or None, decode=False),
+                abandon_on_cancel=True)
+        except Exception as exc:  # noqa: BLE001 - the SDK's and requests' errors alike
+            raise EngineError(f"docker engine {self.engine.label}: cannot follow events: "
+                              f"{describe(exc)}") from exc
+        send, receive = trio.open_memory_channel(STREAM_BUFFER)
+        token = trio.lowlevel.current_trio_token()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(partial(trio.to_thread.run_sync, read_stream, stream, send,
+                                           token, abandon_on_cancel=True))
+                async with receive:
+                    async for lines in receive:
+                        if isinstance(lines, Exception):
+                            raise EngineError(f"docker engine {self.engine.label}: the event "
+                                              f"stream failed: {describe(lines)}")
+                        batch = list(lines)
+                        while True:
+                            try:
+                                more = receive.receive_nowait()
+                            except (trio.WouldBlock, trio.EndOfChannel):
+                                break
+                            if isinstance(more, Exception):
+                                raise EngineError(f"docker engine {self.engine.label}: the "
+                                                  f"event stream failed: {describe(more)}")
+                            batch.extend(more)
+                        await self._deliver(batch, position, run)
+        finally:
+            try:
+                stream.close()
+            except (OSError, AttributeError):  # already closed by the engine
+                pass
+
+    async def _deliver(self, lines: list[bytes], position: Position, run: Run) -> None:
+        records = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                event = parse_line(line)
+            except ValueError as exc:
+                run.count("malformed")
+                run.warn(f"docker engine {self.engine.label}: malformed event skipped "
+                         f"({exc}): {shorten(line)}")
+                continue
+            if position.is_new(event):
+                position.advance(event)
+                records.append({"integration": "docker", "docker": event})
+        if records:
+            await run.emit(records)
+            await run.commit(POSITION_KEY, position.as_checkpoint())
+
+    # -- state changes, logged once each -------------------------------------------------------
+
+    def _connected(self, run: Run, client, position: Position) -> None:
+        self._changed(run, "connected",
+                      f"following events since {position.since} (API {client.api_version})",
+                      logging.INFO)
+
+    def _failed(self, run: Run, message: str) -> None:
+        run.stats.errors += 1
+        run.stats.last_error, run.stats.last_error_at = message, time.time()
+        self._changed(run, "unreachable", f"{message}; retrying (every {self.interval:g} s, "
+                      f"backing off to {self.max_backoff:g} s)", logging.ERROR)
+
+    def _changed(self, run: Run, state: str, message: str, level: int) -> None:
+        run.stats.state = state
+        if self._state != (state, message):
+            self._state = (state, message)
+            log.log(level, "%s: %s", self.name, message)
+
+
+def read_stream(stream, send: trio.MemorySendChannel, token) -> None:
+    """In a worker thread: the stream's chunks, split into lines, to the trio side.
+
+    The engine writes one JSON event per line; a chunk may hold several or part of
+    one. Ends when the stream does (the engine went away, or ``close()`` from trio);
+    an error the engine answered with is sent as the exception itself.
+    """
+    pending = b""
+    try:
+        for chunk in stream:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if lines:
+                trio.from_thread.run(send.send, lines, trio_token=token)
+        if pending.strip():
+            trio.from_thread.run(send.send, [pending], trio_token=token)
+    except (trio.RunFinishedError, trio.BrokenResourceError, trio.ClosedResourceError,
+            trio.Cancelled):
+        return
+    except Exception as exc:  # noqa: BLE001 - an API error (bad filter...) goes to the trio side
+        try:
+            trio.from_thread.run(send.send, exc, trio_token=token)
+        except (trio.RunFinishedError, trio.BrokenResourceError, trio.ClosedResourceError,
+                trio.Cancelled):
+            pass
+    finally:
+        try:
+            trio.from_thread.run_sync(send.close, trio_token=token)
+        except (trio.RunFinishedError, trio.Cancelled):
+            pass
