@@ -1,0 +1,1 @@
+"""wazuhd Azure and Microsoft Graph integration."""
