@@ -1,0 +1,1 @@
+"""wazuhd Google Cloud plugin: Pub/Sub subscriptions and Cloud Storage log buckets."""
