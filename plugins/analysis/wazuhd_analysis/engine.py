@@ -28,6 +28,7 @@ import time as _time
 from collections import deque
 from dataclasses import dataclass, field
 
+from . import fim
 from .alert import build_alert
 from .decoders import DecoderSet, _run_plugin
 from .errors import RulesetError
@@ -193,8 +194,11 @@ class Engine:
             # like Wazuh's OS_MAXSTR: longer events are cut (and counted)
             message = message[: self.max_event_size]
             self.counters["truncated"] += 1
-        ev = Event(message, location, agent_id=agent_id, agent_name=agent_name,
-                   agent_ip=agent_ip, now=now, log_format=log_format)
+        options = dict(agent_id=agent_id, agent_name=agent_name, agent_ip=agent_ip, now=now,
+                       log_format=log_format)
+        # file integrity events are decoded by the built-in FIM decoder, as Wazuh's analysisd does
+        ev = (fim.parse(message, location, **options) if location == fim.LOCATION else None) \
+            or Event(message, location, **options)
         return self.process_event(ev, trace)
 
     def process_event(self, ev: Event, trace: list | None = None) -> Result:
@@ -204,6 +208,8 @@ class Engine:
         self.counters["events"] += 1
         if ev.log_format == "eventchannel":
             dec = _eventchannel_decode(ev)
+        elif isinstance(ev, fim.FimEvent):
+            dec = ev.decoder  # decoded from its JSON by fim.parse
         else:
             if ev.log_format not in ("json", "full_command", "command", "eventlog"):
                 predecode(ev)
@@ -224,6 +230,8 @@ class Engine:
             if rule.level > 0 and not rule.noalert:
                 self.counters["alerts"] += 1
                 alert = build_alert(ev, rule, n, self.manager_name)
+                if isinstance(ev, fim.FimEvent):
+                    fim.complete_alert(alert, ev)
                 prev = self._prev.get(rule.sid) if rule.has_if_matched else None
                 if prev:
                     # the correlated events, newest first, as Wazuh's previous_output

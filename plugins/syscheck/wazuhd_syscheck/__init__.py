@@ -1,0 +1,1 @@
+"""wazuhd syscheck: file integrity monitoring of the manager host (agent 000)."""

@@ -1,0 +1,105 @@
+"""``wazuhd syscheck scan [--dir D]`` (asks the running daemon, which owns the baseline, to
+scan now and prints its report) and ``wazuhd syscheck show PATH`` (reads the home's baseline
+directly, with or without a daemon)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import time
+
+from wazuhd.cli import CliCommand
+from wazuhd.home import Home
+from wazuhd.sockets import SocketClient, SocketReplyError
+
+from wazuhd_syscheck import baseline
+
+SCAN_TIMEOUT = 24 * 3600.0
+
+
+def _home_option() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                        help="wazuhd home (default: $WAZUHD_HOME, else ./var/wazuhd)")
+    return parent
+
+
+def configure(parser) -> None:
+    sub = parser.add_subparsers(dest="syscheck_command", metavar="ACTION", required=True)
+    scan = sub.add_parser("scan", parents=[_home_option()],
+                          help="scan now (the running daemon does it) and print what changed")
+    scan.add_argument("--dir", action="append", dest="directories", metavar="D",
+                      help="scan only this monitored directory (or a directory below one); repeatable")
+    scan.add_argument("--json", action="store_true", help="print the report as JSON")
+    show = sub.add_parser("show", parents=[_home_option()], help="what the baseline holds about a file")
+    show.add_argument("path")
+    show.add_argument("--json", action="store_true", help="print the baseline row as JSON")
+
+
+def run(args) -> int:
+    home = Home.at(getattr(args, "home", None))
+    if args.syscheck_command == "scan":
+        return _scan(args, home)
+    return _show(args, home)
+
+
+def _scan(args, home: Home) -> int:
+    socket = home.socket("syscheck")
+    directories = [os.path.abspath(d) for d in args.directories or []]
+    began = time.monotonic()
+    try:
+        with SocketClient(socket, timeout=SCAN_TIMEOUT) as client:
+            report = client.request("scan", {"directories": directories})
+    except (FileNotFoundError, ConnectionRefusedError):
+        print(f"wazuhd syscheck scan: no daemon is running on {home.root} (start it: wazuhd start)",
+              file=sys.stderr)
+        return 1
+    except SocketReplyError as exc:
+        print(f"wazuhd syscheck scan: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"scanned {report['files']} files in {time.monotonic() - began:.1f} s: {report['added']} added, "
+          f"{report['modified']} modified, {report['deleted']} deleted, {report['unreadable']} unreadable, "
+          f"{report['events']} events")
+    for problem in report["problems"]:
+        print(f"  {problem}")
+    return 0
+
+
+def _show(args, home: Home) -> int:
+    path = home.db / f"{baseline.DATABASE}.db"
+    wanted = os.path.normpath(os.path.abspath(args.path))
+    if not path.exists():
+        print(f"wazuhd syscheck show: no baseline in {home.root} yet (no scan has run)", file=sys.stderr)
+        return 1
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        row = conn.execute("SELECT * FROM fim_entry WHERE agent_id = ? AND file = ?",
+                           (baseline.MANAGER, wanted)).fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        print(f"wazuhd syscheck show: {wanted} is not in the baseline", file=sys.stderr)
+        return 1
+    item = {k: row[k] for k in row.keys() if k not in ("agent_id", "signature") and row[k] is not None}
+    if args.json:
+        print(json.dumps(item, indent=2))
+        return 0
+    for key in ("file", "dir", "type", "size", "perm", "uid", "uname", "gid", "gname", "mtime", "inode",
+                "md5", "sha1", "sha256", "changes", "date"):
+        if key in item:
+            value = item[key]
+            if key in ("mtime", "date"):
+                value = f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(value))} ({value:.0f})"
+            print(f"{key:8} {value}")
+    return 0
+
+
+COMMANDS = [CliCommand("syscheck", "file integrity monitoring: scan now, show a file's baseline",
+                       configure, run)]
