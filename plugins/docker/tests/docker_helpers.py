@@ -14,10 +14,13 @@ import json
 import os
 import shutil
 import signal
+import socketserver
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import docker
@@ -143,6 +146,62 @@ class DockerEngine:
         """What the engine itself says happened (its own ``/events`` over a time range)."""
         return list(self.client.events(since=since, until=until, filters=filters or None,
                                        decode=True))
+
+
+class OddEngine:
+    """An HTTP server on a unix socket that answers like an engine that no real one can be
+    made to be: one of an old API version, or one whose event stream holds garbage.
+
+    ``api_version`` is what ``/version`` reports; ``/events`` sends ``lines`` (the same
+    ones whatever ``since`` asks) and ends the stream.
+    """
+
+    def __init__(self, api_version: str = "1.41", lines: list[bytes] = ()):
+        self.path = Path(tempfile.mkdtemp(prefix="wzo-", dir="/tmp")) / "odd.sock"
+        self.url = f"unix://{self.path}"
+        self.event_requests = 0
+        odd = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                route = self.path.split("?")[0].rsplit("/", 1)[-1]
+                if route == "events":
+                    odd.event_requests += 1
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for line in lines:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(line) + 1, line + b"\n"))
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.close_connection = True
+                    return
+                body = json.dumps({
+                    "version": {"ApiVersion": api_version, "Version": "odd", "MinAPIVersion": "1.12"},
+                    "_ping": "OK",
+                    "info": {"SystemTime": "2026-01-01T00:00:00.000000001Z"},
+                }.get(route, {})).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+            daemon_threads = True
+
+        self.server = Server(str(self.path), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
 def engine_fixture(request, tmp_path_factory) -> DockerEngine:

@@ -8,7 +8,9 @@ keeps reconnecting while the engine is away and stops on its own at ``--until``.
 from __future__ import annotations
 
 import argparse
+import logging
 import re
+import sys
 import time
 from datetime import datetime, timezone
 
@@ -101,7 +103,19 @@ def engine_from_args(args) -> EngineSettings:
                           url=args.docker_host, tls=tls)
 
 
+def show_state_changes() -> None:
+    """Connection state changes on stderr, as the daemon would log them."""
+    logger = logging.getLogger("wazuhd.docker")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("wazuhd: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def run_docker(args) -> int:
+    show_state_changes()
     engine = engine_from_args(args)
     if args.docker_command == "inventory":
         return collect.run_standalone(InventorySource(engine), args)

@@ -11,7 +11,7 @@ reconnect is lost, nothing is sent twice.
 The stream lives in the source itself: when the engine goes away, :meth:`collect` waits
 ``interval`` seconds, doubling after each failed attempt up to ``max_backoff``, and
 reconnects, so the daemon and ``wazuhd docker listen`` behave the same. It returns
-only when ``until`` is reached.
+only when ``until`` is reached (raising the last error if it never got through).
 """
 
 from __future__ import annotations
@@ -120,13 +120,14 @@ class EventsSource(Source):
         position = Position.from_checkpoint(await run.checkpoint(POSITION_KEY))
         if self.since_nano is not None and (position is None or position.time_nano < self.since_nano):
             position = Position(self.since_nano)
-        failures, connections = 0, 0
+        failures, connections, last_error = 0, 0, None
         while not self._until_passed():
             try:
                 client = await trio.to_thread.run_sync(connect, self.engine,
                                                        abandon_on_cancel=True)
             except EngineError as exc:
                 self._failed(run, describe(exc))
+                last_error = exc
             else:
                 try:
                     if position is None:
@@ -149,6 +150,8 @@ class EventsSource(Source):
                 break
             failures += 1
             await trio.sleep(self._delay(failures))
+        if connections == 0 and last_error is not None:
+            raise last_error
         self._changed(run, "done", f"reached --until {self.until_nano / NS:.3f}", logging.INFO)
 
     def _delay(self, failures: int) -> float:
