@@ -111,16 +111,19 @@ class SqsSource(Source):
         except botocore.exceptions.ClientError as exc:
             raise CollectError(f"SQS: no queue {self.options.sqs_name!r} "
                                f"({error_code(exc)})") from exc
+        kept: set[str] = set()  # left in the queue this run: seeing one again ends the run
         while True:
             reply = await trio.to_thread.run_sync(lambda: sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=self.options.wait_seconds))
-            messages = reply.get("Messages", [])
+            messages = [m for m in reply.get("Messages", []) if m["MessageId"] not in kept]
             if not messages:
                 return
             for message in messages:
+                kept.add(message["MessageId"])
                 if await self._handle(run, s3, message):
                     await trio.to_thread.run_sync(lambda: sqs.delete_message(
                         QueueUrl=url, ReceiptHandle=message["ReceiptHandle"]))
+                    kept.discard(message["MessageId"])
                     run.count("messages")
 
     async def _handle(self, run: Run, s3, message: dict) -> bool:
