@@ -140,8 +140,8 @@ class EventsSource(Source):
                     failures = 0
                     await self._follow(client, position, run)
                     if not self._until_passed():
-                        self._changed(run, "disconnected", "the engine closed the event stream",
-                                      logging.WARNING)
+                        self._changed(run, "disconnected", f"docker engine {self.engine.label}: "
+                                      f"the engine closed the event stream", logging.WARNING)
                 except EngineError as exc:
                     self._failed(run, describe(exc))
                 finally:
@@ -152,7 +152,8 @@ class EventsSource(Source):
             await trio.sleep(self._delay(failures))
         if connections == 0 and last_error is not None:
             raise last_error
-        self._changed(run, "done", f"reached --until {self.until_nano / NS:.3f}", logging.INFO)
+        self._changed(run, "done", f"docker engine {self.engine.label}: reached --until "
+                      f"{self.until_nano / NS:.3f}", logging.INFO)
 
     def _delay(self, failures: int) -> float:
         delay = min(self.interval * 2 ** (failures - 1), self.max_backoff)
@@ -230,8 +231,8 @@ class EventsSource(Source):
     # -- state changes, logged once each -------------------------------------------------------
 
     def _connected(self, run: Run, client, position: Position) -> None:
-        self._changed(run, "connected",
-                      f"following events since {position.since} (API {client.api_version})",
+        self._changed(run, "connected", f"docker engine {self.engine.label}: connected (API "
+                      f"{client.api_version}), following events since {position.since}",
                       logging.INFO)
 
     def _failed(self, run: Run, message: str) -> None:
@@ -244,7 +245,7 @@ class EventsSource(Source):
         run.stats.state = state
         if self._state != (state, message):
             self._state = (state, message)
-            log.log(level, "%s: %s", self.name, message)
+            log.log(level, "%s", message)
 
 
 def read_stream(stream, send: trio.MemorySendChannel, token) -> None:
