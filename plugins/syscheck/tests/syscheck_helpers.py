@@ -93,5 +93,19 @@ def scan_count(daemon: ApiDaemon) -> int:
     return daemon.request("control", "status")["counters"]["syscheck"]["scans"]
 
 
-__all__ = ["Sent", "summary", "make_monitor", "rows", "SyscheckDaemon", "write", "HAS_WAZUH_RULESET",
-           "scan_count"]
+PASSWORD = "Sysch3ck!Passw0rd"
+
+
+def user_with_policy(daemon: ApiDaemon, admin, name: str, actions: list[str], resources: list[str]):
+    """A client logged in as a new user whose one role allows ``actions`` on ``resources``."""
+    def ok(reply):
+        assert reply.status_code == 200, reply.text
+        return reply.json()["data"]["affected_items"][0]["id"]
+
+    policy = ok(admin.post("/security/policies", json={
+        "name": f"{name}_policy", "policy": {"actions": actions, "resources": resources, "effect": "allow"}}))
+    role = ok(admin.post("/security/roles", json={"name": f"{name}_role"}))
+    ok(admin.post(f"/security/roles/{role}/policies", params={"policy_ids": str(policy)}))
+    user = ok(admin.post("/security/users", json={"username": name, "password": PASSWORD}))
+    ok(admin.post(f"/security/users/{user}/roles", params={"role_ids": str(role)}))
+    return daemon.client(daemon.login(name, PASSWORD))
