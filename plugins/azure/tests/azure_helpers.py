@@ -174,6 +174,11 @@ def graph_time(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
+def instant(text: str) -> dt.datetime:
+    """A time as the services compare them (not as strings)."""
+    return dt.datetime.fromisoformat(text)
+
+
 class MicrosoftApis:
     """What the tests control: tables per workspace, Graph collections, tokens and faults."""
 
@@ -246,8 +251,9 @@ def _handler(apis: MicrosoftApis, origin: str):
         def do_POST(self):
             path = urlsplit(self.path).path
             apis.requests.append(("POST", self.path))
+            body = self.body()  # read before any answer, or the next request on the connection breaks
             if path == f"/{TENANT}/oauth2/v2.0/token":
-                form = {k: v[0] for k, v in parse_qs(self.body().decode()).items()}
+                form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                 apis.token_requests.append(form)
                 if (form.get("grant_type") != "client_credentials"
                         or form.get("client_id") != CLIENT_ID or form.get("client_secret") != SECRET):
@@ -264,7 +270,7 @@ def _handler(apis: MicrosoftApis, origin: str):
                 return self.answer(404, {"error": {"code": "PathNotFound", "message": path}})
             if self.faulted() or not self.authorized():
                 return
-            query = json.loads(self.body())["query"]
+            query = json.loads(body)["query"]
             apis.queries.append(query)
             table = query.split("|")[0].strip()
             rows = apis.tables.get(match[1], {}).get(table)
@@ -272,9 +278,10 @@ def _handler(apis: MicrosoftApis, origin: str):
                 return self.answer(400, {"error": {"code": "BadArgumentError",
                                                    "message": f"'{table}' is not a table"}})
             for operator, bound in _DATETIME.findall(query):
-                rows = [r for r in rows if (r["TimeGenerated"] >= bound if operator == ">="
-                                            else r["TimeGenerated"] < bound)]
-            rows = sorted(rows, key=lambda r: r["TimeGenerated"])
+                rows = [r for r in rows if (instant(r["TimeGenerated"]) >= instant(bound)
+                                            if operator == ">="
+                                            else instant(r["TimeGenerated"]) < instant(bound))]
+            rows = sorted(rows, key=lambda r: instant(r["TimeGenerated"]))
             columns = list(rows[0]) if rows else ["TimeGenerated"]
             self.answer(200, {"tables": [{"name": "PrimaryResult",
                                           "columns": [{"name": c, "type": "string"} for c in columns],
@@ -293,8 +300,9 @@ def _handler(apis: MicrosoftApis, origin: str):
             field = apis.time_fields[path]
             for name, operator, bound in _GRAPH_FILTER.findall(params.get("$filter", "")):
                 assert name == field, f"filtered on {name}, expected {field}"
-                records = [r for r in records if (r[field] >= bound if operator == "ge"
-                                                  else r[field] < bound)]
+                records = [r for r in records if (instant(r[field]) >= instant(bound)
+                                                  if operator == "ge"
+                                                  else instant(r[field]) < instant(bound))]
             skip = int(params.get("$skiptoken", 0))
             body = {"@odata.context": f"{origin}/{path}/$metadata",
                     "value": records[skip:skip + PAGE_SIZE]}
