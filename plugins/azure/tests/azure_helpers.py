@@ -282,7 +282,7 @@ def _handler(apis: MicrosoftApis, origin: str):
                                             if operator == ">="
                                             else instant(r["TimeGenerated"]) < instant(bound))]
             rows = sorted(rows, key=lambda r: instant(r["TimeGenerated"]))
-            columns = list(rows[0]) if rows else ["TimeGenerated"]
+            columns = list(dict.fromkeys(key for row in rows for key in row)) or ["TimeGenerated"]
             self.answer(200, {"tables": [{"name": "PrimaryResult",
                                           "columns": [{"name": c, "type": "string"} for c in columns],
                                           "rows": [[r.get(c) for c in columns] for r in rows]}]})
