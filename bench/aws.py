@@ -19,7 +19,6 @@ endpoint answers each GET in ~10-30 ms, which the parallel fetches hide).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys

@@ -319,3 +319,26 @@ def test_bad_options_are_refused_with_the_reason(bad):
     with pytest.raises(ValueError) as error:
         BucketOptions(**{"name": "b", "type": "cloudtrail", **bad})
     assert ("unknown type 'nope'" in str(error.value) or "invalid date 'yesterday'" in str(error.value))
+
+
+def test_assumed_role_and_profile_reach_the_bucket(moto, tmp_path, monkeypatch):
+    bucket = new_bucket(moto)
+    when = days_ago(1)
+    put(moto, bucket, cloudtrail_key(when), cloudtrail_object([cloudtrail_record(when=when)]))
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[auditor]\naws_access_key_id = AKIAAUDITOR\n"
+                           "aws_secret_access_key = auditor-secret\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    access = Access(aws_profile="auditor", iam_role_arn=f"arn:aws:iam::{ACCOUNT}:role/wazuh-reader",
+                    iam_role_session="wazuhd-test", iam_role_duration=900, external_id="ext-1",
+                    sts_endpoint=moto.endpoint, service_endpoint=moto.endpoint)
+    session = access.session()
+    assert session.get_credentials().access_key != "AKIAAUDITOR"  # the role's, not the profile's
+    out = run_source(S3Source(BucketOptions(name=bucket, type="cloudtrail", access=access,
+                                            only_logs_after=only_logs_after(when))),
+                     tmp_path / "state.json")
+    assert out.error is None and len(out.records) == 1
+    missing = Access(aws_profile="nobody", service_endpoint=moto.endpoint)
+    failed = run_source(S3Source(BucketOptions(name=bucket, type="cloudtrail", access=missing)),
+                        tmp_path / "other.json")
+    assert "nobody" in str(failed.error)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import requests
 from aws_helpers import (ACCOUNT, REGION, cloudtrail_key, cloudtrail_object, cloudtrail_record,
-                         days_ago, gz, moto, new_bucket, parquet_bytes, put, run_source)
+                         days_ago, moto, new_bucket, parquet_bytes, put, run_source)
 
 from wazuhd_aws.cloudwatch import CloudWatchOptions, CloudWatchSource
 from wazuhd_aws.inspector import InspectorOptions, InspectorSource

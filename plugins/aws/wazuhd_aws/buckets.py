@@ -20,7 +20,6 @@ over, so a crash re-reads at most one object and never skips one.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -31,7 +30,7 @@ from wazuhd import collect
 from wazuhd.collect import CollectError, Run, Source
 from wazuhd_aws import events as shaping
 from wazuhd_aws import formats
-from wazuhd_aws.session import Access, BotoErrors, error_code
+from wazuhd_aws.session import Access, error_code
 
 #: Objects fetched and parsed at once (threads); their events are still sent in key order.
 FETCH_WIDTH = 8
@@ -242,9 +241,12 @@ class S3Source(Source):
                         nursery.start_soon(fetch, index, obj)
                 for obj, outcome in zip(batch, outcomes):
                     await self._deliver(run, s3, obj, outcome)
-                    await run.commit(checkpoint_key, {
-                        "key": obj["Key"],
-                        "timestamp": obj["LastModified"].astimezone(timezone.utc).isoformat()})
+                    # Shielded: a stop between handing the events over and recording it
+                    # would make the next run send this object again.
+                    with trio.CancelScope(shield=True):
+                        await run.commit(checkpoint_key, {
+                            "key": obj["Key"],
+                            "timestamp": obj["LastModified"].astimezone(timezone.utc).isoformat()})
                     if self.options.remove_from_bucket:
                         await trio.to_thread.run_sync(
                             lambda key=obj["Key"]: s3.delete_object(Bucket=self.options.name,
@@ -311,7 +313,3 @@ class S3Source(Source):
             run.count("discarded", discarded)
         await run.emit(texts, location=self.location)
         run.count("objects")
-
-
-def now() -> float:
-    return time.time()

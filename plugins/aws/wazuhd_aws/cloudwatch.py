@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import botocore.exceptions
 import trio
@@ -20,8 +21,6 @@ from wazuhd.collect import CollectError, Run, Source
 from wazuhd_aws import events as shaping
 from wazuhd_aws.buckets import start_day
 from wazuhd_aws.session import Access, error_code
-
-from datetime import datetime, timezone
 
 
 @dataclass
@@ -127,7 +126,8 @@ class CloudWatchSource(Source):
                 messages.append(event["message"])
             await run.emit(messages, location=self.location)
             token = page.get("nextForwardToken")
-            await run.commit(key, {"token": token, "last_timestamp": newest})
+            with trio.CancelScope(shield=True):  # sent and not recorded would be sent twice
+                await run.commit(key, {"token": token, "last_timestamp": newest})
             if not page.get("events") or token == arguments.get("nextToken"):
                 break
             arguments.pop("startTime", None)

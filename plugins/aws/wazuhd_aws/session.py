@@ -69,8 +69,3 @@ def error_code(exc: BaseException) -> str:
     if isinstance(exc, botocore.exceptions.ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
     return ""
-
-
-#: What the next run may fix (new credentials, the throttle lifted): the run fails, the
-#: checkpoint stays where it is, and the scheduler retries with backoff.
-BotoErrors = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
