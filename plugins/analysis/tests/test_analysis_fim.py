@@ -12,6 +12,7 @@ import pytest
 
 from wazuhd.testing import shared_dir
 from wazuhd_analysis.engine import Engine, Ruleset, RulesetConfig
+from wazuhd_analysis.service import STARTER_RULESET
 
 WAZUH = shared_dir() / "wazuh-ruleset"
 needs_wazuh = pytest.mark.skipif(not (WAZUH / "rules").is_dir(),
@@ -112,12 +113,18 @@ def test_starter_rule_on_privileged_configuration(wazuh_engine):
 
 
 @pytest.mark.skipif(not syscheck_starter_rules(), reason="the syscheck plugin (wazuhd-syscheck) is not installed")
-def test_starter_rules_load_without_wazuhs_ruleset():
-    """They refine Wazuh's FIM rules: without them they load (a warning) and stay idle."""
-    ruleset = Ruleset.load(RulesetConfig(rule_dirs=syscheck_starter_rules()))
-    assert any("192010" in warning for warning in ruleset.warnings)
-    result = Engine(ruleset).process(fim("modified"), "syscheck")
-    assert result.decoder_name == "syscheck_integrity_changed" and result.alert is None
+def test_starter_rules_alone_alert_on_fim_events():
+    """Without Wazuh's ruleset, the starter templates (ossec: rule 8) and the syscheck plugin's
+    rules alert on every FIM event, with no loading warning."""
+    ruleset = Ruleset.load(RulesetConfig(rule_dirs=[str(STARTER_RULESET / "templates"),
+                                                    *syscheck_starter_rules()]))
+    assert ruleset.warnings == []
+    engine = Engine(ruleset)
+    assert [engine.process(fim(kind), "syscheck").rule.id for kind in ("added", "deleted")] == ["192000", "192002"]
+    plain = engine.process(fim("modified", changed_attributes=["md5"], attributes={**NEW, "perm": "rw-r--r--"}),
+                           "syscheck")
+    assert plain.rule.id == "192001" and plain.alert["syscheck"]["event"] == "modified"
+    assert engine.process(fim("modified"), "syscheck").rule.id == "192010"  # setuid
 
 
 @pytest.mark.parametrize("message, location", [

@@ -119,7 +119,7 @@ class Ruleset:
         for f in dfiles:
             ds.add_file(f)
         ds.finish()
-        rs = RuleSet(lists, ds.names())
+        rs = RuleSet(lists, ds.names() | set(fim.DECODER_NAMES.values()))  # + the built-in FIM decoder
         for f in rfiles:
             rs.add_file(f)
         rs.finish()

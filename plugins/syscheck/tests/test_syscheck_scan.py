@@ -357,3 +357,21 @@ def test_unreadable_files_are_reported_as_such_not_as_deleted(tmp_path):
         assert f"{locked}: Permission denied" in problems
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+async def test_special_filesystems_are_skipped(tmp_path):
+    monitor, sent = make_monitor(tmp_path / "home", [{"path": "/proc/sys/kernel/random"}])
+    await monitor.load()
+    report = await monitor.scan()
+    assert report["files"] == 0 and rows(monitor) == {}
+    assert report["problems"] == ["/proc/sys/kernel/random: skipped: a proc filesystem "
+                                  "(skip_nfs/skip_dev/skip_proc/skip_sys)"]
+
+
+async def test_a_requested_directory_keeps_the_recursion_level(tmp_path, tree):
+    monitor, _ = make_monitor(tmp_path / "home", [{"path": str(tree), "recursion_level": 1}])
+    await monitor.load()
+    await monitor.scan([str(tree / "sub")])
+    assert sorted(rows(monitor)) == [str(tree / "sub" / "b.conf")]  # deep/ is level 2
+    with pytest.raises(ValueError, match="deeper than the recursion_level"):
+        monitor.targets([str(tree / "sub" / "deep" / "more")])

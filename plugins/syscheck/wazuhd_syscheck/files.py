@@ -250,6 +250,10 @@ class Walk:
                 yield entry
             return
         mounts = Mounts() if self.skip_fs else None
+        if mounts is not None and mounts.skipped(info.st_dev, self.skip_fs):
+            self.problems.append(Problem(root, f"skipped: a {mounts.types[info.st_dev]} filesystem "
+                                               "(skip_nfs/skip_dev/skip_proc/skip_sys)"))
+            return
         try:
             fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:

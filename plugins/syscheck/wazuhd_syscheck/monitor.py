@@ -9,7 +9,6 @@ does; every later difference becomes an ``added``, ``modified`` or ``deleted`` e
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import threading
@@ -30,6 +29,8 @@ from wazuhd_syscheck.options import DirectoryOptions, Settings, display
 log = logging.getLogger("wazuhd.syscheck")
 
 BATCH = 256
+#: Problems listed in one scan's report (all are counted and logged).
+MAX_REPORTED_PROBLEMS = 100
 SCHEDULED, REALTIME = "scheduled", "realtime"
 
 
@@ -122,7 +123,10 @@ class Monitor:
             owner = self.settings.owner(path)
             if owner is None:
                 raise ValueError(f"{text} is not under a monitored directory (syscheck.directories)")
-            out.append((dataclasses.replace(owner, path=path), owner))
+            below = owner.below(path)
+            if below is None:
+                raise ValueError(f"{text} is deeper than the recursion_level of {owner.text}")
+            out.append((below, owner))
         return out
 
     async def scan(self, only: list[str] | None = None, mode: str = SCHEDULED) -> ScanReport:
@@ -306,7 +310,8 @@ class Monitor:
 
     def _problem(self, problem: Problem, report) -> None:
         message = f"{display(problem.path)}: {problem.message}"
-        report["problems"].append(message)
+        if len(report["problems"]) < MAX_REPORTED_PROBLEMS:
+            report["problems"].append(message)
         self.counters["problems"] += 1
         self.last_problem = message
         log.warning("syscheck: %s", message)

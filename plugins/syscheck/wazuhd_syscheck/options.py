@@ -7,6 +7,7 @@ wins over it, so ``{check_all: true, check_mtime: false}`` checks all but the mt
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -102,6 +103,15 @@ class DirectoryOptions:
     @property
     def text(self) -> str:
         return display(self.path)
+
+    def below(self, path: bytes) -> "DirectoryOptions | None":
+        """These options for walking ``path``, a directory inside this one: the recursion
+        left below it (None when ``path`` is already deeper than ``recursion_level``)."""
+        relative = path[len(self.path.rstrip(b"/")):].strip(b"/")
+        depth = len(relative.split(b"/")) if relative else 0
+        if depth > self.recursion_level:
+            return None
+        return dataclasses.replace(self, path=path, recursion_level=self.recursion_level - depth)
 
     def hashes(self) -> bool:
         return bool(self.checks & {"md5sum", "sha1sum", "sha256sum"})

@@ -44,7 +44,7 @@ async def _scan(ctx, request):
     try:
         return await ctx.runtime["syscheck"].scan_now(directories)
     except ValueError as exc:
-        raise WazuhError(1000, str(exc)) from None
+        raise WazuhError(1006, str(exc)) from None
 
 
 @hookimpl

@@ -4,7 +4,6 @@ file is one look, and one event)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 
@@ -67,9 +66,10 @@ class Watcher:
                 continue
             self.inotify.remove_under(directory)
             files.discard(directory)
-            # a directory came, went, or was replaced: walk what is there now
-            await self.monitor.scan_directory(dataclasses.replace(owner, path=directory), owner, REALTIME,
-                                              ScanReport())
+            below = owner.below(directory)
+            if below is not None:
+                # a directory came, went, or was replaced: walk what is there now
+                await self.monitor.scan_directory(below, owner, REALTIME, ScanReport())
         files = {path for path in files
                  if not any(path.startswith(d.rstrip(b"/") + b"/") for d in directories)}
         if files:
