@@ -375,3 +375,36 @@ async def test_a_requested_directory_keeps_the_recursion_level(tmp_path, tree):
     assert sorted(rows(monitor)) == [str(tree / "sub" / "b.conf")]  # deep/ is level 2
     with pytest.raises(ValueError, match="deeper than the recursion_level"):
         monitor.targets([str(tree / "sub" / "deep" / "more")])
+
+
+def test_next_scheduled_scan():
+    from datetime import datetime
+
+    from wazuhd_syscheck.service import next_scan_delay
+    monday_10 = datetime(2026, 11, 23, 10, 0).timestamp()  # a Monday
+    assert next_scan_delay({"frequency": 600}, monday_10) == 600
+    assert next_scan_delay({"frequency": 600, "scan_time": "22:30"}, monday_10) == 12.5 * 3600
+    assert next_scan_delay({"frequency": 600, "scan_time": "09:00"}, monday_10) == 23 * 3600
+    assert next_scan_delay({"frequency": 600, "scan_day": "wednesday"}, monday_10) == 38 * 3600
+    assert next_scan_delay({"frequency": 600, "scan_time": "10:00", "scan_day": "monday"},
+                           monday_10) == 7 * 24 * 3600
+
+
+def test_rates_bound_files_bytes_and_events():
+    from wazuhd_syscheck.monitor import Rate
+    unbounded = Rate(0)
+    assert unbounded.take(10 ** 9) == 0
+    files = Rate(100)
+    assert files.take(50) == pytest.approx(0.5, abs=0.05)
+    assert files.take(50) == pytest.approx(1.0, abs=0.05)  # the budget accumulates
+
+
+async def test_bytes_per_second_slows_the_hashing(tmp_path):
+    root = tmp_path / "big"
+    for index in range(3):
+        write(root / f"f{index}", "x" * 32768)
+    monitor, _ = make_monitor(tmp_path / "home", [{"path": str(root)}], max_bytes_per_second=65536)
+    await monitor.load()
+    began = time.monotonic()
+    await monitor.scan()
+    assert time.monotonic() - began >= 1.3  # 96 KiB at 64 KiB/s: the bound holds
