@@ -51,7 +51,7 @@ def test_standalone_errors_are_one_clear_line(moto, tmp_path):
                   "--service-endpoint", moto.endpoint, "--stdout",
                   "--state", str(tmp_path / "s.json"))
     assert missing.returncode == 1
-    assert "s3://no-such-bucket-here: cannot list (NoSuchBucket)" in missing.stderr
+    assert "s3://no-such-bucket-here/AWSLogs/: cannot list (NoSuchBucket:" in missing.stderr
     assert "Traceback" not in missing.stderr
     bad_date = cli("s3", "--bucket", "b", "--type", "cloudtrail", "--only-logs-after", "soon",
                    "--stdout")
@@ -97,7 +97,7 @@ aws:
         status = counters()
         good = status[f"aws-s3:{bucket}:cloudtrail"]
         assert good["events"] == 2 and good["objects"] == 1 and good["errors"] == 0
-        assert "cannot list (NoSuchBucket)" in status[failing]["last_error"]
+        assert "cannot list (NoSuchBucket:" in status[failing]["last_error"]
         shown = daemon.cli("status").stdout
         assert f"aws-s3:{bucket}:cloudtrail" in shown and "NoSuchBucket" in shown
 

@@ -342,3 +342,62 @@ def test_assumed_role_and_profile_reach_the_bucket(moto, tmp_path, monkeypatch):
     failed = run_source(S3Source(BucketOptions(name=bucket, type="cloudtrail", access=missing)),
                         tmp_path / "other.json")
     assert "nobody" in str(failed.error)
+
+
+class AwsAnswers:
+    """AWS's answer to the first GetObject calls, given instead of moto's (botocore's
+    ``before-send`` hook), to see throttling and expired credentials as AWS sends them."""
+
+    def __init__(self, monkeypatch, answers: list[tuple[int, str]]):
+        self.answers = list(answers)
+        self.calls = 0
+        real_client = Access.client
+
+        def client(access, service, region=None, session=None):
+            made = real_client(access, service, region, session)
+            made.meta.events.register("before-send.s3.GetObject", self.answer)
+            return made
+        monkeypatch.setattr(Access, "client", client)
+
+    def answer(self, request, **_):
+        from botocore.awsrequest import AWSResponse
+        self.calls += 1
+        if not self.answers:
+            return None
+        status, code = self.answers.pop(0)
+        body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+                f"<Message>{code} from AWS</Message></Error>").encode()
+
+        class Raw:
+            def stream(self, **_):
+                yield body
+        return AWSResponse(request.url, status, {"Content-Type": "application/xml"}, Raw())
+
+
+def test_throttling_is_retried_and_expired_credentials_fail_the_run_in_place(
+        moto, tmp_path, monkeypatch):
+    bucket = new_bucket(moto)
+    when = days_ago(1)
+    keys = [cloudtrail_key(when.replace(hour=h)) for h in (1, 2)]
+    for key in keys:
+        put(moto, bucket, key, cloudtrail_object([cloudtrail_record(when=when)]))
+    since = only_logs_after(when)
+    src = source(moto, bucket, "cloudtrail", only_logs_after=since)
+    throttled = AwsAnswers(monkeypatch, [(503, "SlowDown"), (503, "SlowDown")])
+    out = run_source(src, tmp_path / "throttled.json")
+    assert out.error is None and len(out.records) == 2 and out.stats.warnings == 0
+    assert throttled.calls == 4  # two refused, then both objects
+
+    state = tmp_path / "expired.json"
+    AwsAnswers(monkeypatch, [(400, "ExpiredToken")] * 20)
+    failed = run_source(source(moto, bucket, "cloudtrail", only_logs_after=since), state)
+    assert failed.records == []
+    message = str(failed.error)
+    assert f"s3://{bucket}/{keys[0]}: cannot read (ExpiredToken: ExpiredToken from AWS)" in message
+    assert "testing" not in message  # no credential in the message
+    monkeypatch.undo()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    # New credentials: the next run starts from the same place and reads both.
+    again = run_source(source(moto, bucket, "cloudtrail", only_logs_after=since), state)
+    assert again.error is None
+    assert [e["aws"]["log_info"]["log_file"] for e in again.records] == keys

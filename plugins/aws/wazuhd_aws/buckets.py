@@ -30,7 +30,7 @@ from wazuhd import collect
 from wazuhd.collect import CollectError, Run, Source
 from wazuhd_aws import events as shaping
 from wazuhd_aws import formats
-from wazuhd_aws.session import Access, error_code
+from wazuhd_aws.session import Access, aws_errors, describe_aws_error, error_code
 
 #: Objects fetched and parsed at once (threads); their events are still sent in key order.
 FETCH_WIDTH = 8
@@ -144,12 +144,10 @@ class S3Source(Source):
         try:
             return await trio.to_thread.run_sync(
                 lambda: s3.list_objects_v2(Bucket=self.options.name, **arguments))
-        except botocore.exceptions.ClientError as exc:
-            code = error_code(exc)
-            if code in ("NoSuchBucket", "AccessDenied", "AllAccessDisabled"):
-                raise CollectError(f"s3://{self.options.name}: cannot list ({code}): "
-                                   f"{exc.response['Error'].get('Message', '')}") from exc
-            raise
+        except aws_errors as exc:
+            where = f"s3://{self.options.name}/{arguments.get('Prefix', '')}"
+            raise CollectError(f"{where}: cannot list ({describe_aws_error(exc)}); the "
+                               f"checkpoint stays, the next run retries") from exc
 
     async def _folders(self, s3, prefix: str) -> list[str]:
         """The ``<prefix><name>/`` sub-folders, paginated."""
@@ -234,8 +232,11 @@ class S3Source(Source):
                 outcomes: list = [None] * len(batch)
 
                 async def fetch(index: int, obj: dict) -> None:
-                    outcomes[index] = await trio.to_thread.run_sync(
-                        self._fetch, s3, log_type, obj["Key"])
+                    try:
+                        outcomes[index] = await trio.to_thread.run_sync(
+                            self._fetch, s3, log_type, obj["Key"])
+                    except Exception as exc:  # noqa: BLE001 - raised in key order by _deliver
+                        outcomes[index] = "fail", exc
                 async with trio.open_nursery() as nursery:
                     for index, obj in enumerate(batch):
                         nursery.start_soon(fetch, index, obj)
@@ -269,7 +270,13 @@ class S3Source(Source):
                 return "gone", "deleted between listing and reading; skipped"
             if code in ("AccessDenied", "KMS.AccessDeniedException", "InvalidObjectState"):
                 return "error", f"cannot read ({code})"
-            raise
+            raise CollectError(f"s3://{self.options.name}/{key}: cannot read "
+                               f"({describe_aws_error(exc)}); the checkpoint stays before it, "
+                               f"the next run retries") from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise CollectError(f"s3://{self.options.name}/{key}: cannot read "
+                               f"({describe_aws_error(exc)}); the checkpoint stays before it, "
+                               f"the next run retries") from exc
         try:
             records = formats.parse(log_type.parser or log_type.name, data, key)
         except formats.FormatError as exc:
@@ -294,6 +301,8 @@ class S3Source(Source):
     async def _deliver(self, run: Run, s3, obj: dict, outcome) -> None:
         where = f"s3://{self.options.name}/{obj['Key']}"
         status, detail = outcome
+        if status == "fail":
+            raise detail
         if status == "gone":
             run.count("skipped_objects")
             run.warn(f"{where}: {detail}")

@@ -20,7 +20,7 @@ import trio
 from wazuhd.collect import CollectError, Run, Source
 from wazuhd_aws import events as shaping
 from wazuhd_aws.buckets import start_day
-from wazuhd_aws.session import Access, error_code
+from wazuhd_aws.session import Access, describe_aws_error, error_code
 
 
 @dataclass
@@ -78,7 +78,8 @@ class CloudWatchSource(Source):
             except botocore.exceptions.ClientError as exc:
                 if error_code(exc) == "ResourceNotFoundException":
                     raise CollectError(f"CloudWatch Logs: no log group {group!r}") from exc
-                raise
+                raise CollectError(f"CloudWatch Logs {group}: cannot list the streams "
+                                   f"({describe_aws_error(exc)})") from exc
             streams += page.get("logStreams", [])
             token = page.get("nextToken")
             if not token:
@@ -111,7 +112,8 @@ class CloudWatchSource(Source):
                     arguments["startTime"] = (newest + 1 if newest is not None
                                               else _ms(start_day(self.options.only_logs_after)))
                     continue
-                raise
+                raise CollectError(f"CloudWatch Logs {region} {group}/{name}: "
+                                   f"{describe_aws_error(exc)}") from exc
             messages = []
             for event in page.get("events", []):
                 newest = max(newest or 0, event["timestamp"])

@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 
 import trio
 
-from wazuhd.collect import Run, Source
+from wazuhd.collect import CollectError, Run, Source
 from wazuhd_aws import events as shaping
 from wazuhd_aws.buckets import start_day
-from wazuhd_aws.session import Access
+from wazuhd_aws.session import Access, aws_errors, describe_aws_error
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -80,7 +80,11 @@ class InspectorSource(Source):
                      "maxResults": 100}
         fresh: list[dict] = []
         while True:
-            page = await trio.to_thread.run_sync(lambda: client.list_findings(**arguments))
+            try:
+                page = await trio.to_thread.run_sync(lambda: client.list_findings(**arguments))
+            except aws_errors as exc:
+                raise CollectError(f"Inspector {region}: cannot list findings "
+                                   f"({describe_aws_error(exc)})") from exc
             for finding in page.get("findings", []):
                 updated = _utc(finding.get("updatedAt") or finding.get("lastObservedAt") or since)
                 if updated < since or (updated == since and finding.get("findingArn") in seen_at_since):

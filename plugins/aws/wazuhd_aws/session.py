@@ -69,3 +69,16 @@ def error_code(exc: BaseException) -> str:
     if isinstance(exc, botocore.exceptions.ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
     return ""
+
+
+#: What a run cannot get past (throttling beyond the retries, expired credentials, an
+#: endpoint down): the run fails naming where, the checkpoint stays, the next run retries.
+aws_errors = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+def describe_aws_error(exc: BaseException) -> str:
+    """``Code: message`` of an AWS error, or botocore's own text (never a credential)."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
+    return str(exc) or type(exc).__name__

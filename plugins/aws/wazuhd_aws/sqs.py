@@ -25,7 +25,7 @@ import trio
 from wazuhd.collect import CollectError, Run, Source
 from wazuhd_aws import events as shaping
 from wazuhd_aws import formats
-from wazuhd_aws.session import Access, error_code
+from wazuhd_aws.session import Access, describe_aws_error, error_code
 
 SUBSCRIBERS = ("buckets", "security_lake")
 
@@ -161,7 +161,8 @@ class SqsSource(Source):
             code = error_code(exc)
             if code in ("NoSuchKey", "404", "AccessDenied", "NoSuchBucket"):
                 return f"cannot read ({code})"
-            raise
+            raise CollectError(f"s3://{bucket}/{key}: cannot read ({describe_aws_error(exc)}); "
+                               f"its message stays in the queue") from exc
         try:
             records = formats.parse(self.options.log_type, data, key)
         except formats.FormatError as exc:
