@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 
 import pytest
 import trio
@@ -95,3 +96,43 @@ async def test_the_watched_root_removed(realtime):
     events = await wait_events(sent, 2)
     assert summary(events) == [("deleted", str(root / "a.txt")), ("deleted", str(root / "sub" / "b.txt"))]
     assert rows(monitor) == {}
+
+
+def can_mount() -> bool:
+    probe = tempfile.mkdtemp(prefix="syscheck-mount-probe-")
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", probe], capture_output=True).returncode == 0
+        if mounted:
+            subprocess.run(["umount", probe], check=True)
+        return mounted
+    except OSError:
+        return False
+    finally:
+        os.rmdir(probe)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not can_mount(), reason="needs root and mount(8) to mount a tmpfs")
+async def test_a_mount_that_disappears(tmp_path):
+    root = tmp_path / "watched"
+    mount_point = root / "mnt"
+    mount_point.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mount_point)], check=True)
+    try:
+        write(mount_point / "on-the-mount.txt", "m\n")
+        monitor, sent = make_monitor(tmp_path / "home", [{"path": str(root), "realtime": True}],
+                                     realtime_delay=0.02)
+        watcher = Watcher(monitor, lambda: None)
+        async with trio.open_nursery() as nursery:
+            await monitor.load()
+            await monitor.scan()
+            nursery.start_soon(watcher.run)
+            subprocess.run(["umount", str(mount_point)], check=True)
+            await monitor.scan()  # the mount point is an empty directory again
+            events = sent.take()
+            write(root / "after.txt", "the scanner goes on\n")
+            events += await wait_events(sent, 1)
+            nursery.cancel_scope.cancel()
+        assert summary(events) == [("added", str(root / "after.txt")),
+                                   ("deleted", str(mount_point / "on-the-mount.txt"))]
+    finally:
+        subprocess.run(["umount", str(mount_point)], capture_output=True)
