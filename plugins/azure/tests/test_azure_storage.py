@@ -224,6 +224,8 @@ def test_reparse_reads_everything_again(azurite, tmp_path):
 
 
 def test_daemon_turns_blobs_into_alerts(azurite, tmp_path):
+    """A configured container becomes alerts of the starter rules; an entry that cannot
+    be used is logged by its place in the section and the other source still runs."""
     container = unique("daemon")
     records = [
         {"operationName": "MICROSOFT.STORAGE/STORAGEACCOUNTS/LISTKEYS/ACTION",
@@ -233,9 +235,11 @@ def test_daemon_turns_blobs_into_alerts(azurite, tmp_path):
     ]
     azurite.upload(container, {"activity.json": json.dumps({"records": records}).encode()})
     entry = storage_entry(azurite, container, tag="activity")
+    unusable = {"container": container, "account_name": DEV_ACCOUNT}  # neither key nor SAS
     daemon = DaemonProcess(tmp_path / "home", config=(
         "plugins:\n  disabled: [http]\n"
-        f"azure:\n  interval: 3600\n  storage:\n    - {json.dumps(entry)}\n"))
+        f"azure:\n  interval: 3600\n  storage:\n    - {json.dumps(entry)}\n"
+        f"    - {json.dumps(unusable)}\n"))
     daemon.start()
     try:
         alerts_file = daemon.home / "logs" / "alerts" / "alerts.json"
@@ -255,4 +259,6 @@ def test_daemon_turns_blobs_into_alerts(azurite, tmp_path):
         assert DEV_KEY not in json.dumps(status)
     finally:
         code, out, err, _ = daemon.terminate()
-    assert DEV_KEY not in (daemon.home / "logs" / "wazuhd.log").read_text()
+    log = (daemon.home / "logs" / "wazuhd.log").read_text()
+    assert "azure.storage[1]: azure storage: account 'devstoreaccount1' needs an account key" in log
+    assert DEV_KEY not in log
