@@ -34,7 +34,6 @@ class Entry:
     type: str = "file"
     size: int | None = None
     perm: str | None = None
-    mode: int | None = None
     uid: str | None = None
     gid: str | None = None
     uname: str | None = None
@@ -92,9 +91,8 @@ def permission_text(mode: int) -> str:
 def describe(path: bytes, info: os.stat_result, options: DirectoryOptions) -> Entry:
     """The attributes of a stat, as far as the directory's checks ask for them."""
     checks = options.checks
-    kind = "file"
-    entry = Entry(path, type=kind, mode=info.st_mode,
-                  signature=f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}")
+    signature = f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    entry = Entry(path, signature=signature)
     if "size" in checks:
         entry.size = info.st_size
     if "perm" in checks:
