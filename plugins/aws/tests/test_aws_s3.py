@@ -4,6 +4,7 @@ a restart in the middle, corrupt and vanishing objects."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aws_helpers import (ACCOUNT, ALB_LINE, REGION, cloudtrail_key, cloudtrail_object,
@@ -55,13 +56,16 @@ def test_more_than_1000_keys_across_days_with_a_restart_in_the_middle(moto, tmp_
     after 400 objects (its queue gone) and a second run give every record exactly once."""
     bucket = new_bucket(moto)
     s3 = moto.client("s3")
-    expected = []
+    expected, uploads = [], []
     for day in (3, 2, 1):
         for n in range(350):
             when = days_ago(day, hour=n % 24)
             records = [cloudtrail_record("DescribeInstances", when=when) for _ in range(2)]
             expected += [r["eventID"] for r in records]
-            s3.put_object(Bucket=bucket, Key=cloudtrail_key(when, n), Body=cloudtrail_object(records))
+            uploads.append((cloudtrail_key(when, n), cloudtrail_object(records)))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda upload: s3.put_object(Bucket=bucket, Key=upload[0], Body=upload[1]),
+                      uploads))
     after = only_logs_after(days_ago(3))
     state = tmp_path / "state.json"
     first = run_source(source(moto, bucket, "cloudtrail", only_logs_after=after), state,

@@ -65,6 +65,24 @@ def test_cloudwatch_streams_resume_from_their_tokens(moto, tmp_path):
     assert run_source(cloudwatch(moto, group, **options), state).messages == []
 
 
+def test_cloudwatch_refused_token_resumes_after_the_newest_event_read(moto, tmp_path):
+    logs = moto.client("logs")
+    group = f"/tok/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    start = now_ms() - 10_000
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": start + i, "message": f"line {i}"} for i in range(4)])
+    state = tmp_path / "state.json"
+    name = f"aws-cloudwatchlogs:{group}:{REGION}"
+    state.write_text(json.dumps({name: {f"{REGION}/{group}/s": {
+        "token": "f/not-a-token", "last_timestamp": start + 1}}}))
+    out = run_source(cloudwatch(moto, group), state)
+    assert out.error is None
+    assert out.messages == ["line 2", "line 3"]
+    assert "the saved token was refused" in out.stats.last_error
+
+
 def test_cloudwatch_remove_log_streams_and_missing_group(moto, tmp_path):
     logs = moto.client("logs")
     group = f"/gone/{uuid.uuid4().hex[:8]}"

@@ -96,7 +96,10 @@ class CloudWatchSource(Source):
             return
         arguments = {"logGroupName": group, "logStreamName": name, "startFromHead": True}
         if checkpoint.get("token"):
+            # A token continues the query it came from: the same startTime goes with it.
             arguments["nextToken"] = checkpoint["token"]
+            if checkpoint.get("start_time") is not None:
+                arguments["startTime"] = checkpoint["start_time"]
         else:
             arguments["startTime"] = (newest + 1 if newest is not None
                                       else _ms(start_day(self.options.only_logs_after)))
@@ -129,11 +132,11 @@ class CloudWatchSource(Source):
             await run.emit(messages, location=self.location)
             token = page.get("nextForwardToken")
             with trio.CancelScope(shield=True):  # sent and not recorded would be sent twice
-                await run.commit(key, {"token": token, "last_timestamp": newest})
+                await run.commit(key, {"token": token, "last_timestamp": newest,
+                                       "start_time": arguments.get("startTime")})
             if not page.get("events") or token == arguments.get("nextToken"):
                 break
-            arguments.pop("startTime", None)
-            arguments["nextToken"] = token
+            arguments["nextToken"] = token  # startTime stays: the token continues that query
         await self._maybe_remove(run, logs, group, name)
 
     async def _maybe_remove(self, run: Run, logs, group: str, name: str) -> None:
