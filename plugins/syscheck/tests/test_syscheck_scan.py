@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from wazuhd.testing import DaemonProcess
 from wazuhd_syscheck.options import Settings
 
 from syscheck_helpers import make_monitor, rows, summary, write
@@ -408,3 +409,22 @@ async def test_bytes_per_second_slows_the_hashing(tmp_path):
     began = time.monotonic()
     await monitor.scan()
     assert time.monotonic() - began >= 1.3  # 96 KiB at 64 KiB/s: the bound holds
+
+
+def test_cli_scan_without_a_daemon_prints_events(tmp_path, tree):
+    idle = DaemonProcess(tmp_path / "home")
+    write(idle.home / "etc" / "wazuhd.yaml", f"syscheck:\n  directories:\n    - path: {tree}\n")
+    first = idle.cli("syscheck", "scan", "--stdout")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "" and "scanned 3 files: 3 added" in first.stderr  # the baseline
+    (tree / "a.txt").write_text("changed\n")
+    second = idle.cli("syscheck", "scan", "--stdout", "--json")
+    assert second.returncode == 0, second.stderr
+    [line] = second.stdout.splitlines()
+    event = json.loads(line)
+    assert (event["type"], event["data"]["type"], event["data"]["path"]) == ("event", "modified", str(tree / "a.txt"))
+    assert json.loads(second.stderr)["modified"] == 1
+    shown = idle.cli("syscheck", "show", str(tree / "a.txt"), "--json")
+    assert json.loads(shown.stdout)["changes"] == 2
+    outside = idle.cli("syscheck", "scan", "--stdout", "--dir", "/usr")
+    assert outside.returncode == 1 and "not under a monitored directory" in outside.stderr

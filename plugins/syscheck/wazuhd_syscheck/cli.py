@@ -1,6 +1,7 @@
 """``wazuhd syscheck scan [--dir D]`` (asks the running daemon, which owns the baseline, to
-scan now and prints its report) and ``wazuhd syscheck show PATH`` (reads the home's baseline
-directly, with or without a daemon)."""
+scan now and prints its report; with ``--stdout`` and no daemon, scans here and prints the
+events) and ``wazuhd syscheck show PATH`` (reads the home's baseline directly, with or without
+a daemon)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ import sqlite3
 import sys
 import time
 
+import trio
+
+from wazuhd import daemon
 from wazuhd.cli import CliCommand
+from wazuhd.collect import StdoutSink
+from wazuhd.config import ConfigError
 from wazuhd.home import Home
 from wazuhd.sockets import SocketClient, SocketReplyError
+from wazuhd.store import Store
 
 from wazuhd_syscheck import baseline
+from wazuhd_syscheck.monitor import Monitor
+from wazuhd_syscheck.options import Settings
 
 SCAN_TIMEOUT = 24 * 3600.0
 
@@ -34,6 +43,9 @@ def configure(parser) -> None:
     scan.add_argument("--dir", action="append", dest="directories", metavar="D",
                       help="scan only this monitored directory (or a directory below one); repeatable")
     scan.add_argument("--json", action="store_true", help="print the report as JSON")
+    scan.add_argument("--stdout", action="store_true",
+                      help="no daemon: scan in this process against the home's baseline and print "
+                           "each event (one JSON message a line); the report goes to stderr")
     show = sub.add_parser("show", parents=[_home_option()], help="what the baseline holds about a file")
     show.add_argument("path")
     show.add_argument("--json", action="store_true", help="print the baseline row as JSON")
@@ -42,7 +54,7 @@ def configure(parser) -> None:
 def run(args) -> int:
     home = Home.at(getattr(args, "home", None))
     if args.syscheck_command == "scan":
-        return _scan(args, home)
+        return _scan_here(args, home) if args.stdout else _scan(args, home)
     return _show(args, home)
 
 
@@ -68,6 +80,43 @@ def _scan(args, home: Home) -> int:
           f"{report['events']} events")
     for problem in report["problems"]:
         print(f"  {problem}")
+    return 0
+
+
+def _scan_here(args, home: Home) -> int:
+    """A scan without a daemon (CI, a host whose daemon is stopped): the home's configuration
+    and baseline, events on stdout."""
+    pid = daemon.running_pid(home)
+    if pid is not None:
+        print(f"wazuhd syscheck scan: the daemon (pid {pid}) owns the baseline of {home.root}: "
+              f"scan without --stdout", file=sys.stderr)
+        return 1
+    try:
+        _, config = daemon.load_plugins_and_config(home, write_default=False)
+        settings = Settings.from_config(config["syscheck"])
+    except (ConfigError, daemon.StartError, ValueError) as exc:
+        print(f"wazuhd syscheck scan: {exc}", file=sys.stderr)
+        return 1
+    store = Store(home.db)
+    store.migrate(("syscheck", migration) for migration in baseline.MIGRATIONS)
+    monitor = Monitor(settings, store.db(baseline.DATABASE), home.root / "queue" / "syscheck" / "diff",
+                      StdoutSink().send)
+
+    async def scan():
+        await monitor.load()
+        return await monitor.scan([os.path.abspath(d) for d in args.directories or []] or None)
+
+    try:
+        report = trio.run(scan)
+    except ValueError as exc:
+        print(f"wazuhd syscheck scan: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(json.dumps(report) if args.json else
+          f"scanned {report['files']} files: {report['added']} added, {report['modified']} modified, "
+          f"{report['deleted']} deleted, {report['unreadable']} unreadable, {report['events']} events",
+          file=sys.stderr)
     return 0
 
 

@@ -45,7 +45,10 @@ class Watcher:
                 with trio.move_on_after(delay):
                     while True:
                         changes += await self.inotify.read()
-                await self._handle(changes)
+                try:
+                    await self._handle(changes)
+                except Exception:  # noqa: BLE001 - realtime goes on; the next scan catches up
+                    log.exception("syscheck realtime: %d changes could not be checked", len(changes))
         finally:
             self.inotify.close()
 
