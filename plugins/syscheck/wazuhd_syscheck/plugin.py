@@ -62,7 +62,7 @@ def wazuhd_rbac_actions():
         RbacAction("syscheck:read", "Access information from agents syscheck database", _AGENT,
                    ["GET /syscheck/{agent_id}", "GET /syscheck/{agent_id}/last_scan"]),
         RbacAction("syscheck:run", "Run agents syscheck scan", _AGENT, ["PUT /syscheck"]),
-        RbacAction("syscheck:clear", "Clear an agent's syscheck database", _AGENT,
+        RbacAction("syscheck:clear", "Clear the agents syscheck database", _AGENT,
                    ["DELETE /syscheck/{agent_id}"]),
     ]
 
