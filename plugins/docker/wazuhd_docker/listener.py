@@ -1,12 +1,13 @@
-"""Follow an engine's ``/events`` stream: every event once, in order, across reconnects.
+"""Follow an engine's ``/events`` stream: every event once, across reconnects.
 
 Each engine event is sent as ``{"integration": "docker", "docker": <the event as the
 engine sent it>}`` (what Wazuh's docker listener sends, so the ruleset's docker rules
-fire unchanged). The position is the last sent event's ``timeNano`` plus the identities
-of the events sent at exactly that nanosecond; it is committed after each batch. On
-reconnect the engine is asked for events ``since`` that nanosecond (the engine includes
-it), and what was already sent is dropped: nothing between a disconnect and the
-reconnect is lost, nothing is sent twice.
+fire unchanged), in the order the engine published them. The position (the newest
+``timeNano`` sent and what was sent in the last seconds before it, see
+:class:`Position`) is committed after each batch. On reconnect the engine is asked for
+events ``since`` a little before that time (the engine includes the bound, and does not
+publish strictly in time order), and what was already sent is dropped: nothing between
+a disconnect and the reconnect is lost, nothing is sent twice.
 
 The stream lives in the source itself: when the engine goes away, :meth:`collect` waits
 ``interval`` seconds, doubling after each failed attempt up to ``max_backoff``, and
@@ -16,6 +17,7 @@ only when ``until`` is reached (raising the last error if it never got through).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -37,46 +39,63 @@ POSITION_KEY = "events"
 STREAM_BUFFER = 256
 
 NS = 1_000_000_000
+#: How much later than a newer-stamped one the engine may publish an event (seen: under a
+#: millisecond, with containers changing on several threads); a reconnect re-reads it.
+REORDER_WINDOW = 2 * NS
 
 
 @dataclass
 class Position:
-    """Where the stream stands: the last sent ``timeNano`` and what was sent at it."""
+    """Where the stream stands.
+
+    ``time_nano`` is the newest ``timeNano`` sent, ``floor`` the oldest one ever to send
+    (the start: the engine's clock at the first connection, or ``--since``), ``seen`` the
+    events sent within :data:`REORDER_WINDOW` of the newest (digest -> timeNano). The
+    engine stamps events before it publishes them, concurrently, so a stream is not
+    strictly in time order: a reconnect asks from a window before the newest, and what
+    ``seen`` holds is not sent again.
+    """
 
     time_nano: int
-    seen: set[tuple[str, str, str]] = field(default_factory=set)
+    floor: int
+    seen: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def starting_at(cls, time_nano: int) -> "Position":
+        return cls(time_nano, time_nano)
 
     @classmethod
     def from_checkpoint(cls, value: dict | None) -> "Position | None":
         if not value or not isinstance(value.get("time_nano"), int):
             return None
-        return cls(value["time_nano"], {tuple(item) for item in value.get("seen", [])})
+        seen = {digest: stamp for stamp, digest in value.get("seen", [])}
+        return cls(value["time_nano"], value.get("floor", value["time_nano"]), seen)
 
     def as_checkpoint(self) -> dict:
-        return {"time_nano": self.time_nano, "seen": sorted(list(key) for key in self.seen)}
+        return {"time_nano": self.time_nano, "floor": self.floor,
+                "seen": sorted([stamp, digest] for digest, stamp in self.seen.items())}
 
     @property
     def since(self) -> str:
-        """The engine's ``since`` form, seconds.nanoseconds."""
-        return f"{self.time_nano // NS}.{self.time_nano % NS:09d}"
+        """The engine's ``since`` (seconds.nanoseconds; the engine includes it)."""
+        start = max(self.floor, self.time_nano - REORDER_WINDOW)
+        return f"{start // NS}.{start % NS:09d}"
 
     def is_new(self, event: dict) -> bool:
-        stamp = event["timeNano"]
-        return stamp > self.time_nano or (stamp == self.time_nano
-                                          and identity(event) not in self.seen)
+        return event["timeNano"] >= self.floor and digest(event) not in self.seen
 
     def advance(self, event: dict) -> None:
-        stamp = event["timeNano"]
-        if stamp > self.time_nano:
-            self.time_nano, self.seen = stamp, set()
-        self.seen.add(identity(event))
+        self.seen[digest(event)] = event["timeNano"]
+        if event["timeNano"] > self.time_nano:
+            self.time_nano = event["timeNano"]
+            oldest = self.time_nano - REORDER_WINDOW
+            self.seen = {key: stamp for key, stamp in self.seen.items() if stamp >= oldest}
 
 
-def identity(event: dict) -> tuple[str, str, str]:
-    """What tells two events of one nanosecond apart: the object, the action, its type."""
-    actor = event.get("Actor") if isinstance(event.get("Actor"), dict) else {}
-    return (str(actor.get("ID") or event.get("id") or ""),
-            str(event.get("Action") or event.get("status") or ""), str(event.get("Type") or ""))
+def digest(event: dict) -> str:
+    """What tells an event from any other: a hash of all of it (a replay is byte-equal)."""
+    text = json.dumps(event, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def parse_line(line: bytes) -> dict:
@@ -119,9 +138,9 @@ class EventsSource(Source):
     async def collect(self, run: Run) -> None:
         position = Position.from_checkpoint(await run.checkpoint(POSITION_KEY))
         if self.since_nano is not None and (position is None or position.time_nano < self.since_nano):
-            position = Position(self.since_nano)
+            position = Position.starting_at(self.since_nano)
         failures, connections, last_error = 0, 0, None
-        while not self._until_passed():
+        while True:  # at least one pass: an ``until`` already past still reads up to it
             try:
                 client = await trio.to_thread.run_sync(connect, self.engine,
                                                        abandon_on_cancel=True)
@@ -131,7 +150,7 @@ class EventsSource(Source):
             else:
                 try:
                     if position is None:
-                        position = Position(await self._engine_now(client))
+                        position = Position.starting_at(await self._engine_now(client))
                         await run.commit(POSITION_KEY, position.as_checkpoint())
                     connections += 1
                     if connections > 1:
@@ -165,7 +184,12 @@ class EventsSource(Source):
         return self.until_nano is not None and time.time_ns() >= self.until_nano
 
     async def _engine_now(self, client) -> int:
-        info = await trio.to_thread.run_sync(client.info, abandon_on_cancel=True)
+        """The engine's clock: where a first run starts (events are stamped by it)."""
+        try:
+            info = await trio.to_thread.run_sync(client.info, abandon_on_cancel=True)
+        except Exception as exc:  # noqa: BLE001 - the SDK's and requests' errors alike
+            raise EngineError(f"docker engine {self.engine.label}: cannot read its clock: "
+                              f"{describe(exc)}") from exc
         return engine_time_nano(info.get("SystemTime", ""))
 
     # -- the stream ---------------------------------------------------------------------------
