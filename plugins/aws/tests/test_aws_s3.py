@@ -111,6 +111,17 @@ def test_only_logs_after_accounts_and_regions(moto, tmp_path):
     assert files() == [f"{ACCOUNT}/eu-west-1", f"{ACCOUNT}/{REGION}", f"{other}/{REGION}"]
     assert files(regions=["eu-west-1"]) == [f"{ACCOUNT}/eu-west-1"]
     assert files(aws_account_id=[other]) == [f"{other}/{REGION}"]
+    # An organization trail's accounts sit under the organization id.
+    put(moto, bucket, cloudtrail_key(new, path="", account=f"o-abc123/{other}"),
+        cloudtrail_object([cloudtrail_record(when=new)]))
+    out = run_source(source(moto, bucket, "cloudtrail", only_logs_after=since,
+                            regions=[REGION]), tmp_path / "org.json")
+    assert sorted(e["aws"]["log_info"]["log_file"].split("/CloudTrail/")[0] for e in out.records) == [
+        f"AWSLogs/{ACCOUNT}", f"AWSLogs/{other}", f"AWSLogs/o-abc123/{other}"]
+    only_org = run_source(source(moto, bucket, "cloudtrail", only_logs_after=since,
+                                 path_suffix="o-abc123"), tmp_path / "suffix.json")
+    assert [e["aws"]["log_info"]["log_file"].split("/CloudTrail/")[0] for e in only_org.records] == [
+        f"AWSLogs/o-abc123/{other}"]
 
 
 def test_corrupt_objects_are_skipped_or_stop_the_run(moto, tmp_path):

@@ -173,8 +173,15 @@ class S3Source(Source):
         if options.aws_account_id:
             accounts = [f"{base}{account}/" for account in options.aws_account_id]
         else:
-            accounts = [folder for folder in await self._folders(s3, base)
-                        if folder[len(base):-1].isdigit()]
+            accounts = []
+            for folder in await self._folders(s3, base):
+                name = folder[len(base):-1]
+                if name.isdigit():
+                    accounts.append(folder)
+                elif name.startswith("o-") and not options.path_suffix:
+                    # An organization trail: AWSLogs/<org id>/<account>/CloudTrail/...
+                    accounts += [sub for sub in await self._folders(s3, folder)
+                                 if sub[len(folder):-1].isdigit()]
         prefixes = []
         for account in accounts:
             service = f"{account}{log_type.service}/"
