@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -89,6 +90,40 @@ async def test_lifecycle_events_arrive_in_order_as_wazuh_sends_them(engine, tmp_
     position = await listener.checkpoints.load("docker:test", POSITION_KEY)
     assert position["time_nano"] == newest
     assert listener.stats.events == len(listener.sink.records)
+
+
+async def test_concurrent_changes_arrive_exactly_as_the_engine_published_them(engine, tmp_path):
+    """Containers changing on several threads: the engine stamps events before publishing
+    them, so a stream is not strictly in time order; none may be dropped for that."""
+    listener = Listener(engine.url, tmp_path / "state.json")
+    witness = engine.client.events(decode=True)  # an independent subscriber, the plain SDK
+    published = []
+    reader = threading.Thread(target=lambda: published.extend(witness), daemon=True)
+    reader.start()
+
+    def burst():
+        workers = [threading.Thread(target=lambda n=n: [engine.lifecycle(f"burst-{n}-{i}")
+                                                        for i in range(3)]) for n in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(listener.source.collect, listener.run)
+        await listener.wait_for(lambda _: listener.stats.state == "connected")
+        began = len(published)
+        await trio.to_thread.run_sync(burst)
+        await trio.sleep(0.5)
+        witness.close()
+        await trio.to_thread.run_sync(reader.join)
+        expected = published[began:]
+        await listener.wait_for(lambda records: len(records) >= len(expected))
+        nursery.cancel_scope.cancel()
+    assert len(expected) >= 9 * 6
+    # Each subscriber may see concurrent events in its own order; the same events, once.
+    sent = sorted(json.dumps(r["docker"], sort_keys=True) for r in listener.sink.records)
+    assert sent == sorted(json.dumps(e, sort_keys=True) for e in expected)
 
 
 async def test_filters_are_the_engines(engine, tmp_path):
