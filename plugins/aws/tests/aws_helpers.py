@@ -250,3 +250,18 @@ def run_source(source, state: Path, sink: ListSink | None = None) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - the test looks at it
         error = exc
     return Outcome(sink, stats, error)
+
+
+def security_hub_event(control: str = "IAM.4", status: str = "FAILED") -> dict:
+    """A Security Hub "Findings - Imported" EventBridge event with one finding."""
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Security Hub Findings - Imported",
+            "source": "aws.securityhub", "account": ACCOUNT, "region": REGION,
+            "detail": {"findings": [{
+                "SchemaVersion": "2018-10-08", "Id": f"arn:aws:securityhub:{REGION}:{ACCOUNT}:x/{control}",
+                "ProductName": "Security Hub", "AwsAccountId": ACCOUNT,
+                "Types": ["Software and Configuration Checks/Industry and Regulatory Standards"],
+                "Title": "IAM root user access key should not exist",
+                "Severity": {"Label": "CRITICAL", "Normalized": 90},
+                "Compliance": {"Status": status, "SecurityControlId": control},
+                "RecordState": "ACTIVE", "Workflow": {"Status": "NEW"},
+                "Resources": [{"Type": "AwsAccount", "Id": f"AWS::::Account:{ACCOUNT}"}]}]}}

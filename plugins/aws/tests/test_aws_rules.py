@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from aws_helpers import (ALB_LINE, ACCOUNT, cloudtrail_object, cloudtrail_record, console_login,
-                         days_ago, guardduty_finding, gz, vpcflow_text)
+                         days_ago, guardduty_finding, gz, security_hub_event, vpcflow_text)
 
 from wazuhd.testing import shared_dir
 from wazuhd_aws import formats
@@ -101,6 +101,9 @@ def test_wazuh_amazon_rules_fire_on_our_events():
     inspector = encode(finding_event({"title": "CVE-1 - openssl", "severity": "HIGH",
                                       "firstObservedAt": "2024-01-01T00:00:00Z"}))
     assert fired(wazuh, [inspector]) == [("80496", 10)]
+    # Security Hub findings delivered by Firehose into a custom bucket.
+    hub = json.dumps(security_hub_event("IAM.4")).encode()
+    assert fired(wazuh, events_of("custom", hub)) == [("99845", 12)]
 
 
 @pytest.mark.skipif(not (WAZUH / "rules").is_dir(), reason=f"Wazuh ruleset not found at {WAZUH}")

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 import requests
 from aws_helpers import (ACCOUNT, REGION, cloudtrail_key, cloudtrail_object, cloudtrail_record,
-                         days_ago, moto, new_bucket, parquet_bytes, put, run_source)
+                         days_ago, moto, new_bucket, parquet_bytes, put, run_source,
+                         security_hub_event)
 
 from wazuhd_aws.cloudwatch import CloudWatchOptions, CloudWatchSource
 from wazuhd_aws.inspector import InspectorOptions, InspectorSource
@@ -217,6 +218,23 @@ def test_sqs_security_lake_parquet_records_are_sent_as_they_are(moto, tmp_path):
     [record] = out.records
     assert record["activity_id"] == 3 and record["metadata"]["product"]["name"] == "CloudTrail"
     assert "integration" not in record
+    assert remaining(moto, url) == 0
+
+
+def test_sqs_security_hub_findings_one_event_each(moto, tmp_path):
+    name, url = queue(moto)
+    sqs = moto.client("sqs")
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(security_hub_event("IAM.4")))
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"not": "a finding"}))
+    out = run_source(sqs_source(moto, name, subscriber="security_hub"), tmp_path / "s.json")
+    assert out.error is None
+    [event] = out.records
+    finding = event["aws"]["finding"]
+    assert event["integration"] == "aws" and event["aws"]["source"] == "securityhub"
+    assert finding["Compliance"] == {"Status": "FAILED", "SecurityControlId": "IAM.4"}
+    # One-element lists become their element, as Wazuh sends them.
+    assert finding["Resources"]["Type"] == "AwsAccount"
+    assert "is not a Security Hub findings event; deleted" in out.stats.last_error
     assert remaining(moto, url) == 0
 
 

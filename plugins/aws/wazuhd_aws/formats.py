@@ -145,11 +145,27 @@ def parse_custom(data: bytes, key: str) -> list[dict]:
         for item in candidates:
             if not isinstance(item, dict):
                 continue
-            if isinstance(item.get("detail"), dict) and isinstance(item.get("source"), str):
+            if security_hub_envelope(item):
+                out += security_hub_records(item)
+            elif isinstance(item.get("detail"), dict) and isinstance(item.get("source"), str):
                 out.append(dict(item["detail"], source=item["source"].removeprefix("aws.")))
             else:
                 out.append(item if "source" in item else dict(item, source="custom"))
     return out
+
+
+def security_hub_envelope(item) -> bool:
+    return (isinstance(item, dict) and item.get("source") == "aws.securityhub"
+            and isinstance(item.get("detail"), dict)
+            and isinstance(item["detail"].get("findings"), list))
+
+
+def security_hub_records(envelope: dict) -> list[dict]:
+    """One record per finding of a Security Hub EventBridge event, under ``finding`` (the
+    paths Wazuh's Security Hub rules read: ``aws.finding.Compliance.SecurityControlId``...)."""
+    return [{"source": "securityhub", "detail-type": envelope.get("detail-type"),
+             "finding": finding}
+            for finding in envelope["detail"]["findings"] if isinstance(finding, dict)]
 
 
 #: Request headers WAF logs carry that Wazuh keeps (standard ones only, lowercased):

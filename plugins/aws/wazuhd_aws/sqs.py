@@ -10,7 +10,8 @@ after its visibility timeout) unless ``skip_on_error`` says to drop it.
 
 ``security_lake`` reads Parquet OCSF records and sends each as it is (Wazuh's
 Security Lake rules read them at the top level); ``buckets`` wraps the records
-as S3 events are wrapped.
+as S3 events are wrapped; ``security_hub`` takes the findings of the Security Hub
+EventBridge events the queue receives (no object to fetch), one event each.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from wazuhd_aws import events as shaping
 from wazuhd_aws import formats
 from wazuhd_aws.session import Access, describe_aws_error, error_code
 
-SUBSCRIBERS = ("buckets", "security_lake")
+SUBSCRIBERS = ("buckets", "security_lake", "security_hub")
 
 
 @dataclass
@@ -47,8 +48,8 @@ class SqsOptions:
         if self.subscriber not in SUBSCRIBERS:
             raise ValueError(f"sqs {self.sqs_name}: unknown subscriber {self.subscriber!r} "
                              f"(one of {', '.join(SUBSCRIBERS)})")
-        if self.subscriber == "security_lake":
-            self.log_type = "security_lake"
+        if self.subscriber in ("security_lake", "security_hub"):
+            self.log_type = self.subscriber
         elif self.log_type not in formats.PARSERS:
             raise ValueError(f"sqs {self.sqs_name}: unknown log type {self.log_type!r}")
 
@@ -57,16 +58,22 @@ class SqsOptions:
         return f"aws-sqs:{self.sqs_name}:{self.subscriber}"
 
 
-def objects_of(body: str) -> list[tuple[str, str]] | None:
-    """The (bucket, key) pairs a message names; [] for S3's test event; None when the
-    message is none of the notification forms."""
+def unwrap_sns(body: str):
+    """The JSON a message carries, out of its SNS notification when it is one (None: not JSON)."""
     try:
         message = json.loads(body)
     except ValueError:
         return None
     if isinstance(message, dict) and message.get("Type") == "Notification" and isinstance(
             message.get("Message"), str):
-        return objects_of(message["Message"])
+        return unwrap_sns(message["Message"])
+    return message
+
+
+def objects_of(body: str) -> list[tuple[str, str]] | None:
+    """The (bucket, key) pairs a message names; [] for S3's test event; None when the
+    message is none of the notification forms."""
+    message = unwrap_sns(body)
     if not isinstance(message, dict):
         return None
     if message.get("Event") == "s3:TestEvent":
@@ -128,6 +135,8 @@ class SqsSource(Source):
 
     async def _handle(self, run: Run, s3, message: dict) -> bool:
         """Send the events of a message's objects; True when the message may be deleted."""
+        if self.options.subscriber == "security_hub":
+            return await self._handle_findings(run, message)
         pairs = objects_of(message.get("Body", ""))
         if pairs is None:
             run.warn(f"SQS {self.options.sqs_name}: message {message.get('MessageId')} is not an "
@@ -151,6 +160,29 @@ class SqsSource(Source):
                          f"({shaping.MAX_EVENT_SIZE} bytes); skipped")
             await run.emit(texts, location=self.location)
             run.count("objects")
+        return True
+
+    async def _handle_findings(self, run: Run, message: dict) -> bool:
+        envelope = unwrap_sns(message.get("Body", ""))
+        if not formats.security_hub_envelope(envelope):
+            run.warn(f"SQS {self.options.sqs_name}: message {message.get('MessageId')} is not a "
+                     f"Security Hub findings event" + (
+                         "; deleted (skip_on_error)" if self.options.skip_on_error
+                         else "; left in the queue"))
+            return self.options.skip_on_error
+        texts = []
+        for record in formats.security_hub_records(envelope):
+            if self.discard and self.discard.drops(record):
+                run.count("discarded")
+                continue
+            for shaped in shaping.reshape(record):
+                text = shaping.encode({"integration": "aws", "aws": shaped})
+                if len(text.encode()) > shaping.MAX_EVENT_SIZE:
+                    run.warn(f"SQS {self.options.sqs_name}: a finding of {len(text.encode())} "
+                             f"bytes is longer than the queue accepts; skipped")
+                    continue
+                texts.append(text)
+        await run.emit(texts, location=self.location)
         return True
 
     def _fetch(self, s3, bucket: str, key: str) -> tuple[list[str], int] | str:
