@@ -95,6 +95,18 @@ def test_reshape_as_wazuh_sends():
     assert "source_ip_address" not in named
 
 
+def test_config_items_keep_readable_field_types():
+    [shaped] = reshape({"source": "config", "configuration": {
+        "configRuleList": [{"configRuleName": "s3-public", "complianceType": "NON_COMPLIANT"},
+                           {"configRuleName": "mfa", "complianceType": "COMPLIANT"}],
+        "securityGroups": [{"groupId": "sg-1"}], "state": "running", "createdTime": 1700000000}})
+    assert shaped["configuration"] == {
+        "configRuleList": {"configRuleName": ["s3-public", "mfa"],
+                           "complianceType": ["NON_COMPLIANT", "COMPLIANT"]},
+        "securityGroups": {"groupId": "sg-1"}, "state": {"name": "running"},
+        "createdTime": "2023-11-14T22:13:20Z"}
+
+
 def test_discard_field_and_regex():
     discard = Discard("userIdentity.type", "^AWSService$")
     assert discard.drops({"userIdentity": {"type": "AWSService"}})

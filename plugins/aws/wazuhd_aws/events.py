@@ -7,7 +7,8 @@ read the fields at those paths: one-element lists become their element
 (Wazuh's JSON decoder does not descend into arrays of objects), ``None``
 values are dropped, an IP ``sourceIPAddress`` is copied to
 ``source_ip_address``, non-object ``tags`` become ``{"value": tags}`` and a
-GuardDuty finding that lists several port probes is one event per probe.
+GuardDuty finding that lists several port probes is one event per probe; AWS
+Config's ``configuration`` lists of objects become objects of lists.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import datetime, timezone
 from typing import Iterator
 
 from wazuhd.sockets import DEFAULT_MAX_FRAME
@@ -57,7 +59,40 @@ def reshape(record: dict) -> Iterator[dict]:
     yield _reshaped(record)
 
 
+def _columns(items: list[dict]) -> dict:
+    """A list of objects as one object of lists, which the JSON decoder can read."""
+    out: dict[str, list] = {}
+    for item in items:
+        for name in item:
+            out.setdefault(name, [])
+    for item in items:
+        for name, values in out.items():
+            values.append(item.get(name))
+    return out
+
+
+def _config_item(record: dict) -> None:
+    """AWS Config's ``configuration``: lists of objects (security groups, rules, zones)
+    become objects of lists, a plain ``state`` becomes ``{"name": state}`` and an epoch
+    ``createdTime`` an ISO date, so the fields keep one type across items."""
+    configuration = record.get("configuration")
+    if not isinstance(configuration, dict):
+        return
+    for name, value in list(configuration.items()):
+        if (isinstance(value, list) and len(value) > 1
+                and all(isinstance(item, dict) for item in value)):
+            configuration[name] = _columns(value)
+    if isinstance(configuration.get("state"), str):
+        configuration["state"] = {"name": configuration["state"]}
+    created = configuration.get("createdTime")
+    if isinstance(created, (int, float)) and not isinstance(created, bool):
+        configuration["createdTime"] = datetime.fromtimestamp(
+            created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _reshaped(record: dict) -> dict:
+    if record.get("source") == "config":
+        _config_item(record)
     _unwrap_single_lists(record)
     _drop_none(record)
     source_ip = record.get("sourceIPAddress")
