@@ -201,3 +201,34 @@ async def test_services_isolate_a_failing_source_and_count_it(tmp_path):
     assert {(event.queue, event.location) for event in received} == {("1", "folder")}
     assert await collect.StoreCheckpoints(store.db(collect.DATABASE)).all("good") == {
         "files": {"last": "b.log"}}
+
+
+class SlowSink(collect.Sink):
+    """A sink that takes its time, like a daemon whose queue is full."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.events = seconds, []
+
+    async def send(self, events):
+        await trio.sleep(self.seconds)
+        self.events += events
+
+
+async def deliver_then_stop(sink, tmp_path):
+    checkpoints = collect.FileCheckpoints(tmp_path / "state.json")
+    run = collect.Run(FolderSource(tmp_path), sink, checkpoints, collect.SourceStats())
+    with trio.move_on_after(0.1):
+        await run.deliver([{"n": 1}, {"n": 2}], "files", {"last": "a.log"})
+    return await checkpoints.load("folder-test", "files")
+
+
+async def test_a_stop_during_a_handover_waits_for_the_checkpoint(tmp_path):
+    sink = SlowSink(0.5)
+    assert await deliver_then_stop(sink, tmp_path) == {"last": "a.log"}
+    assert len(sink.events) == 2
+
+
+async def test_a_handover_stuck_past_the_grace_is_abandoned_unrecorded(tmp_path, autojump_clock):
+    sink = SlowSink(collect.HANDOVER_GRACE * 10)
+    assert await deliver_then_stop(sink, tmp_path) is None
+    assert sink.events == []

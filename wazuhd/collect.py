@@ -2,17 +2,19 @@
 
 A plugin writes a :class:`Source`: it knows how to list, fetch and parse one
 place (a bucket, a subscription, a workspace, an engine's event stream) and
-does it in :meth:`Source.collect`, handing records to :meth:`Run.emit` and
-moving its position with :meth:`Run.commit`. Everything else is here, once:
+does it in :meth:`Source.collect`, handing records over and moving its
+position in one step with :meth:`Run.deliver` (or :meth:`Run.emit`, then
+:meth:`Run.commit` once one position covers several batches). Everything
+else is here, once:
 
 * **where events go** (:class:`Sink`): the daemon's event channel inside the
   daemon, a running daemon's ``queue`` socket (``--home``) or stdout
   (``--stdout``) when run standalone;
 * **where positions are kept** (:class:`Checkpoints`): the store's
   ``collect`` database, or a JSON ``--state FILE``. A checkpoint is written
-  by :meth:`Run.commit`, which a source calls only after :meth:`Run.emit`
-  returned, i.e. after the records were handed over: a crash re-reads at
-  most what was emitted since the last commit, and never skips anything;
+  only after the records it covers were handed over, and a stop cannot come
+  between the two (:meth:`Run.deliver`): a crash re-reads at most what was
+  emitted since the last commit, and never skips anything;
 * **when it runs** (:func:`schedule`): every ``interval`` seconds with
   jitter, a failing run retried with capped exponential backoff, one source
   never stopping another;
@@ -62,6 +64,8 @@ MIGRATIONS = [Migration(DATABASE, "collect-0001-checkpoints", sql="""
 
 #: Wazuh's queue id for events of integrations ("localfile"-style, ``1``).
 INTEGRATION_QUEUE = "1"
+#: Seconds a stop waits for a batch being handed over and its checkpoint (Run.deliver).
+HANDOVER_GRACE = 5.0
 
 
 # -- where positions are kept --------------------------------------------------------
@@ -294,6 +298,41 @@ class Run:
     async def commit(self, key: str, value: dict) -> None:
         """Move the position; call it only after the records it covers were emitted."""
         await self.checkpoints.save(self.source.name, key, value)
+
+    async def deliver(self, records: Iterable[dict | str], key: str, value: dict, *,
+                      location: str | None = None) -> int:
+        """:meth:`emit` then :meth:`commit`, as one step a stop cannot split.
+
+        Sent but not recorded would be sent again after a restart; so a stop
+        (SIGTERM, daemon shutdown) that comes meanwhile waits for both, for at
+        most ``HANDOVER_GRACE`` seconds. Backpressure while running is waited
+        out for as long as it lasts. Returns the number of events.
+        """
+        handover = trio.CancelScope(shield=True)
+        done = trio.Event()
+        sent: list[int] = []
+        failure: list[Exception] = []
+
+        async def hand_over():
+            try:
+                with handover:
+                    sent.append(await self.emit(records, location=location))
+                    await self.commit(key, value)
+            except Exception as exc:  # noqa: BLE001 - raised again below, outside the nursery
+                failure.append(exc)
+            finally:
+                done.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(hand_over)
+            try:
+                await done.wait()
+            except trio.Cancelled:
+                handover.deadline = trio.current_time() + HANDOVER_GRACE
+                raise
+        if failure:
+            raise failure[0]
+        return sent[0] if sent else 0
 
     def warn(self, message: str) -> None:
         """Something was skipped but the run goes on (a corrupt object with skip_on_error)."""
