@@ -248,7 +248,7 @@ class S3Source(Source):
                     for index, obj in enumerate(batch):
                         nursery.start_soon(fetch, index, obj)
                 for obj, outcome in zip(batch, outcomes):
-                    await self._deliver(run, s3, obj, outcome)
+                    await self._deliver(run, obj, outcome)
                     # Shielded: a stop between handing the events over and recording it
                     # would make the next run send this object again.
                     with trio.CancelScope(shield=True):
@@ -256,13 +256,20 @@ class S3Source(Source):
                             "key": obj["Key"],
                             "timestamp": obj["LastModified"].astimezone(timezone.utc).isoformat()})
                     if self.options.remove_from_bucket:
-                        await trio.to_thread.run_sync(
-                            lambda key=obj["Key"]: s3.delete_object(Bucket=self.options.name,
-                                                                    Key=key))
-                        run.count("removed")
+                        await self._remove(run, s3, obj["Key"])
             if not page.get("IsTruncated"):
                 return
             token = page["NextContinuationToken"]
+
+    async def _remove(self, run: Run, s3, key: str) -> None:
+        try:
+            await trio.to_thread.run_sync(
+                lambda: s3.delete_object(Bucket=self.options.name, Key=key))
+        except aws_errors as exc:
+            run.warn(f"s3://{self.options.name}/{key}: read but not removed "
+                     f"({describe_aws_error(exc)})")
+        else:
+            run.count("removed")
 
     # -- one object -----------------------------------------------------------------------
 
@@ -285,10 +292,11 @@ class S3Source(Source):
                                f"({describe_aws_error(exc)}); the checkpoint stays before it, "
                                f"the next run retries") from exc
         try:
-            records = formats.parse(log_type.parser or log_type.name, data, key)
+            return "ok", self.shape(formats.parse(log_type.parser or log_type.name, data, key), key)
         except formats.FormatError as exc:
             return "error", str(exc)
-        return "ok", self.shape(records, key)
+        except Exception as exc:  # noqa: BLE001 - a record shaped like nothing expected
+            return "error", f"cannot read its records ({type(exc).__name__}: {exc})"
 
     def shape(self, records: list[dict], key: str) -> tuple[list[str], int, list[int]]:
         out, discarded, oversized = [], 0, []
@@ -305,7 +313,7 @@ class S3Source(Source):
                 out.append(text)
         return out, discarded, oversized
 
-    async def _deliver(self, run: Run, s3, obj: dict, outcome) -> None:
+    async def _deliver(self, run: Run, obj: dict, outcome) -> None:
         where = f"s3://{self.options.name}/{obj['Key']}"
         status, detail = outcome
         if status == "fail":
