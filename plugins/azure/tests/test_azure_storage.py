@@ -253,9 +253,15 @@ def test_daemon_turns_blobs_into_alerts(azurite, tmp_path):
         assert {"193042", "193033"} <= set(by_rule)
         assert by_rule["193042"]["data"]["azure_storage_tag"] == "activity"
         assert by_rule["193042"]["location"] == "Azure"
+        name = f"azure-storage:{DEV_ACCOUNT}/{container}"
+
+        def counters():
+            return daemon.request("control", "status")["counters"]["azure"][name]
+
+        # The run ends (checkpoint, counters) just after the analysis got its events.
+        assert wait_for(lambda: counters()["last_success_at"] is not None, timeout=10)
+        assert (counters()["events"], counters()["blobs"], counters()["errors"]) == (2, 1, 0)
         status = daemon.request("control", "status")
-        counters = status["counters"]["azure"][f"azure-storage:{DEV_ACCOUNT}/{container}"]
-        assert counters["events"] == 2 and counters["blobs"] == 1 and counters["errors"] == 0
         assert DEV_KEY not in json.dumps(status)
     finally:
         code, out, err, _ = daemon.terminate()

@@ -13,8 +13,10 @@ import fnmatch
 import json
 from dataclasses import dataclass
 
+import requests
 import trio
 from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import ContainerClient
 
 from wazuhd.collect import CollectError, Run, Source
@@ -58,8 +60,14 @@ class StorageSettings:
 
 def container_client(settings: StorageSettings) -> ContainerClient:
     """The client for one of the three ways to sign in; no request is made yet."""
+    # One pooled connection per concurrent download (requests keeps 10 by default).
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=settings.max_concurrency)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     options = {"retry_total": settings.retries, "connection_timeout": settings.timeout,
-               "read_timeout": settings.timeout}
+               "read_timeout": settings.timeout,
+               "transport": RequestsTransport(session=session, session_owner=True)}
     if settings.connection_string:
         return ContainerClient.from_connection_string(
             settings.connection_string, settings.container, **options)
