@@ -199,6 +199,8 @@ class SqsSource(Source):
             records = formats.parse(self.options.log_type, data, key)
         except formats.FormatError as exc:
             return str(exc)
+        except Exception as exc:  # noqa: BLE001 - a record shaped like nothing expected
+            return f"cannot read its records ({type(exc).__name__}: {exc})"
         out = []
         for record in records:
             if self.discard and self.discard.drops(record):
