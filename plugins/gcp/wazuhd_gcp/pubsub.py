@@ -31,9 +31,13 @@ BATCH = 1000
 #: Largest synchronous pull the service allows.
 MAX_PULL = 1000
 #: Seconds a synchronous pull may wait for messages before it counts as empty.
-PULL_WAIT = 3.0
+PULL_WAIT = 2.0
 #: Seconds a lookup of the subscription may take.
 RPC_TIMEOUT = 30.0
+#: Seconds a streamed message is leased for at a time (the client extends the lease while
+#: it is held). Short, so that what was in flight when the daemon stopped is redelivered
+#: within seconds rather than the client's default minute.
+LEASE = 10
 #: Seconds to wait for the streams to close when stopping.
 CLOSE_WAIT = 3.0
 
@@ -140,7 +144,8 @@ class PubSubSource(Source):
             except trio.RunFinishedError:
                 pass
 
-        flow = pubsub_v1.types.FlowControl(max_messages=self.max_messages)
+        flow = pubsub_v1.types.FlowControl(max_messages=self.max_messages,
+                                           max_duration_per_lease_extension=LEASE)
         executors = [ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"{self.name}-{n}")
                      for n in range(self.num_threads)]
         futures = []
