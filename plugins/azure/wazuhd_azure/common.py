@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import trio
 
-from wazuhd.collect import CollectError, Run, parse_date
+from wazuhd.collect import Run, parse_date
 from wazuhd.logs import mask_secrets
 
 #: The event location Wazuh's azure-logs module sends with (and the ms-graph module's).
