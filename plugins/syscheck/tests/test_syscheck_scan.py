@@ -159,6 +159,7 @@ async def test_report_changes_nodiff_and_size_cap(tmp_path, tree):
     assert "s2" not in changes[str(secret)] and "nodiff" in changes[str(secret)]
     assert "diff_size_limit" in changes[str(big)]
     assert "not a text file" in changes[str(tree / "sub" / "deep" / "c.bin")]
+    assert stat.S_IMODE((tmp_path / "home" / "diff").stat().st_mode) == 0o700
     copies = list((tmp_path / "home" / "diff").iterdir())
     assert all(stat.S_IMODE(c.stat().st_mode) == 0o600 for c in copies)
     assert not any(b"s2" in c.read_bytes() or b"s1" in c.read_bytes() for c in copies)
@@ -428,3 +429,10 @@ def test_cli_scan_without_a_daemon_prints_events(tmp_path, tree):
     assert json.loads(shown.stdout)["changes"] == 2
     outside = idle.cli("syscheck", "scan", "--stdout", "--dir", "/usr")
     assert outside.returncode == 1 and "not under a monitored directory" in outside.stderr
+
+
+def test_bad_regular_expressions_are_named():
+    with pytest.raises(ValueError, match=r"syscheck.directories\[/srv\]: invalid regular expression '\['"):
+        Settings.from_config({"directories": [{"path": "/srv", "restrict": "["}]})
+    with pytest.raises(ValueError, match=r"syscheck.ignore: invalid regular expression '\(x'"):
+        Settings.from_config({"directories": [], "ignore": [{"sregex": "(x"}]})
