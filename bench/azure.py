@@ -110,6 +110,7 @@ def main() -> None:
                 sent = subprocess.run(
                     wazuhd_command("azure", "storage", "--container", CONTAINER,
                                    "--connection-string", azurite.connection_string,
+                                   "--content-type", "json_file",
                                    "--max-concurrency", str(args.concurrency),
                                    "--home", str(daemon.home)),
                     capture_output=True, text=True)

@@ -106,8 +106,10 @@ def azurite(tmp_path_factory):
 
 
 def storage_entry(azurite: Azurite, container: str, **extra) -> dict:
+    """A container of Azurite's dev account, read as Azure diagnostic logs (json_file)
+    unless ``extra`` says otherwise."""
     return {"container": container, "account_name": DEV_ACCOUNT, "account_key": DEV_KEY,
-            "endpoint": azurite.endpoint, **extra}
+            "endpoint": azurite.endpoint, "content_type": "json_file", **extra}
 
 
 # -- running a source ---------------------------------------------------------------------

@@ -38,7 +38,7 @@ def test_defaults_and_source_names():
                                {"tenant_id": "t", "client_id": "c", "client_secret": "s",
                                 "resource": "security", "relationship": "incidents"},
                                {"tenant_id": "t", "client_id": "c", "client_secret": "s"}]})
-    assert section["storage"][0]["content_type"] == "json_file"
+    assert section["storage"][0]["content_type"] == "text"  # Wazuh's default
     assert section["graph"][0]["endpoint"] == "https://graph.microsoft.com"
     sources = config.build_sources(section)
     names = [source.name for source in sources]

@@ -102,6 +102,8 @@ def events(microsoft, tmp_path_factory):
          "category": "Action", "resultType": "Success"}]}).encode()
     for record in parse_blob(blob, "json_file", "activity")[0]:
         out[record["name"]] = ("Azure", json.dumps(record, separators=(",", ":")))
+    text = b"2026/11/26 10:40:23.853286 INFO Running Agent 2.2.23\n"
+    out["blob-text"] = ("Azure", parse_blob(text, "text", "azure-diagnostics")[0][0])
     return out
 
 
@@ -121,6 +123,7 @@ WAZUH_RULES = {
     "signin-medium-risk": ("json", 87802),
     "alert-medium": ("json-msgraph", 99518), "incident-resolved": ("json-msgraph", 99633),
     "blob-keys": ("json", 87813), "blob-vm": ("json", 87813),
+    "blob-text": ("azure-storage", 87804),
 }
 OUR_RULES = {
     "la-role": 193031, "la-keys": 193041, "la-signin-failed": 193011, "ad-role": 193030,

@@ -107,10 +107,13 @@ def test_json_lines_and_text_blobs(azurite, many, tmp_path):
     assert {(e["azure_tag"], e["azure_storage_tag"]) for e in events} == {("azure-storage", "app")}
     assert stats.extra["blobs"] == INLINE_BLOBS and stats.warnings == 0
 
-    lines, stats, failure = run_source(storage_source(azurite, "text", content_type="text"),
-                                       tmp_path / "b")
+    lines, stats, failure = run_source(storage_source(azurite, "text", content_type="text",
+                                                      tag="web"), tmp_path / "b")
     assert failure is None
-    assert sorted(lines) == sorted(many["text"])
+    # As Wazuh sends text lines, for its azure-storage decoder.
+    prefix = "azure_tag: azure-storage. azure_storage_tag: web. "
+    assert all(line.startswith(prefix) for line in lines)
+    assert sorted(line.removeprefix(prefix) for line in lines) == sorted(many["text"])
     assert stats.events == 2 * TEXT_BLOBS
 
 
@@ -167,7 +170,7 @@ def test_connection_string_sas_and_a_wrong_key(azurite, tmp_path):
 
     container = unique("auth")
     azurite.upload(container, {"one.json": b'{"records": [{"seq": "only"}]}'})
-    by_string = config.storage_source({"container": container,
+    by_string = config.storage_source({"container": container, "content_type": "json_file",
                                        "connection_string": azurite.connection_string}, 600)
     lines, _, failure = run_source(by_string, tmp_path / "cs")
     assert failure is None and [json.loads(x)["seq"] for x in lines] == ["only"]
@@ -177,7 +180,8 @@ def test_connection_string_sas_and_a_wrong_key(azurite, tmp_path):
                                  permission=ContainerSasPermissions(read=True, list=True),
                                  expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
     by_sas = config.storage_source({"container": container, "account_name": DEV_ACCOUNT,
-                                    "sas_token": sas, "endpoint": azurite.endpoint}, 600)
+                                    "sas_token": sas, "endpoint": azurite.endpoint,
+                                    "content_type": "json_file"}, 600)
     lines, _, failure = run_source(by_sas, tmp_path / "sas")
     assert failure is None and len(lines) == 1
 
@@ -214,12 +218,13 @@ def test_reparse_reads_everything_again(azurite, tmp_path):
     azurite.upload(container, {f"{i}.json": json.dumps({"records": [{"seq": i}]}).encode()
                                for i in range(3)})
     state = tmp_path / "state.json"
-    source = config.storage_source({"container": container,
+    source = config.storage_source({"container": container, "content_type": "json_file",
                                     "connection_string": azurite.connection_string}, 600)
     assert len(run_source(source, state)[0]) == 3
     assert run_source(source, state)[0] == []
     proc = wazuhd("azure", "storage", "--container", container, "--connection-string",
-                  azurite.connection_string, "--stdout", "--state", str(state), "--reparse",
+                  azurite.connection_string, "--content-type", "json_file", "--stdout",
+                  "--state", str(state), "--reparse",
                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

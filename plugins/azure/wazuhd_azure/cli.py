@@ -82,7 +82,8 @@ def _configure_storage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", help="blob endpoint, e.g. http://127.0.0.1:10000/devstoreaccount1")
     parser.add_argument("--prefix", default="")
     parser.add_argument("--blobs", default="*", help="a wildcard pattern or an ending (.json)")
-    parser.add_argument("--content-type", choices=CONTENT_TYPES, default="json_file")
+    parser.add_argument("--content-type", choices=CONTENT_TYPES, default="text",
+                        help="(default text, as in Wazuh)")
     parser.add_argument("--tag", default="azure-storage")
     parser.add_argument("--max-concurrency", type=int, default=8,
                         help="blobs downloaded at a time (default 8)")

@@ -49,7 +49,9 @@ STORAGE = {"type": "object", "required": ["container"], "properties": {
     "prefix": {"type": "string", "default": ""},
     "blobs": {"type": "string", "default": "*",
               "description": "Blob names to read: a wildcard pattern or an ending (.json)."},
-    "content_type": {"enum": list(CONTENT_TYPES), "default": "json_file"},
+    "content_type": {"enum": list(CONTENT_TYPES), "default": "text",
+                     "description": "json_file (a document with records), json_inline (JSON "
+                                    "lines) or text (lines); text by default, as in Wazuh."},
     "tag": {"type": "string", "default": "azure-storage"},
     "max_concurrency": {"type": "integer", "minimum": 1, "default": 8},
     "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 60},

@@ -44,7 +44,7 @@ class StorageSettings:
     endpoint: str | None = None
     prefix: str = ""
     blobs: str = "*"
-    content_type: str = "json_file"
+    content_type: str = "text"
     tag: str = "azure-storage"
     only_logs_after: str | None = None
     time_offset: str | None = None
@@ -103,7 +103,11 @@ def tagged(record: dict, tag: str) -> dict:
 
 def parse_blob(data: bytes, content_type: str, tag: str) -> tuple[list[dict | str], list[str]]:
     """The events of one blob and what was wrong with parts of it (a JSON line that
-    is not an object, ...). A blob that cannot be read at all raises BlobFormatError."""
+    is not an object, ...). A blob that cannot be read at all raises BlobFormatError.
+
+    JSON records get the tags as fields; a text line is sent as Wazuh sends it,
+    ``azure_tag: azure-storage. azure_storage_tag: <tag>. <line>``, which Wazuh's
+    ``azure-storage`` decoder reads."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -122,7 +126,8 @@ def parse_blob(data: bytes, content_type: str, tag: str) -> tuple[list[dict | st
     lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1)]
     lines = [(number, line) for number, line in lines if line]
     if content_type == "text":
-        return [line for _, line in lines], []
+        return [f"azure_tag: azure-storage. azure_storage_tag: {tag}. {line}"
+                for _, line in lines], []
     events: list[dict | str] = []
     problems = []
     for number, line in lines:
