@@ -436,3 +436,22 @@ def test_bad_regular_expressions_are_named():
         Settings.from_config({"directories": [{"path": "/srv", "restrict": "["}]})
     with pytest.raises(ValueError, match=r"syscheck.ignore: invalid regular expression '\(x'"):
         Settings.from_config({"directories": [], "ignore": [{"sregex": "(x"}]})
+
+
+async def test_a_directory_new_to_the_configuration_is_recorded_first(tmp_path, tree):
+    other = tmp_path / "other"
+    write(other / "o.txt", "o\n")
+    home = tmp_path / "home"
+    monitor, _ = make_monitor(home, [{"path": str(tree)}])
+    await monitor.load()
+    await monitor.scan()
+    (tree / "a.txt").write_text("changed\n")
+    grown, sent = make_monitor(home, [{"path": str(tree)}, {"path": str(other)}])
+    await grown.load()
+    await grown.scan()
+    # the known directory reports its change; the new one is recorded, not reported file by file
+    assert summary(sent.take()) == [("modified", str(tree / "a.txt"))]
+    assert str(other / "o.txt") in rows(grown)
+    (other / "o.txt").write_text("now reported\n")
+    await grown.scan()
+    assert summary(sent.take()) == [("modified", str(other / "o.txt"))]

@@ -47,6 +47,12 @@ MIGRATIONS = [Migration(DATABASE, "syscheck-0001-baseline", sql="""
         start    REAL,
         end      REAL
     );
+"""), Migration(DATABASE, "syscheck-0002-baselined-directories", sql="""
+    CREATE TABLE fim_directory (
+        agent_id INTEGER NOT NULL,
+        dir      TEXT NOT NULL,
+        PRIMARY KEY (agent_id, dir)
+    );
 """)]
 
 ATTRIBUTES = ("type", "size", "perm", "uid", "gid", "uname", "gname", "mtime", "inode", "md5", "sha1",
@@ -102,15 +108,22 @@ async def scan_ended(db: Database, agent: int = MANAGER) -> None:
     await db.execute("UPDATE fim_scan SET end = ? WHERE agent_id = ?", (time.time(), agent))
 
 
-async def completed_scans(db: Database) -> bool:
-    """Has the manager ever finished a scan (so changes are reported, not just recorded)?"""
-    row = await db.fetchone("SELECT end FROM fim_scan WHERE agent_id = ?", (MANAGER,))
-    return bool(row and row["end"])
+async def baselined(db: Database) -> set[str]:
+    """The configured directories of the manager whose baseline was recorded by a full scan:
+    their changes are reported; a directory new to the configuration is recorded first."""
+    rows = await db.fetchall("SELECT dir FROM fim_directory WHERE agent_id = ?", (MANAGER,))
+    return {row["dir"] for row in rows}
+
+
+async def mark_baselined(db: Database, directory: str) -> None:
+    await db.execute("INSERT OR IGNORE INTO fim_directory (agent_id, dir) VALUES (?, ?)",
+                     (MANAGER, directory))
 
 
 async def clear(db: Database, agent: int) -> int:
     def work(conn):
         removed = conn.execute("DELETE FROM fim_entry WHERE agent_id = ?", (agent,)).rowcount
         conn.execute("DELETE FROM fim_scan WHERE agent_id = ?", (agent,))
+        conn.execute("DELETE FROM fim_directory WHERE agent_id = ?", (agent,))
         return removed
     return await db.write(work)

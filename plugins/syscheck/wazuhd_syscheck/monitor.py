@@ -2,8 +2,9 @@
 
 All decisions are taken in the trio thread, one batch at a time, against an in-memory
 index of the baseline (``{path: (checksum, signature, dir)}``): the walk, the hashing and
-the store run in worker threads, so the loop never waits on disk. The first scan of a
-home (or after the baseline is cleared) records the baseline without reporting, as Wazuh
+the store run in worker threads, so the loop never waits on disk. The first full scan of a
+configured directory (on a new home, after the baseline is cleared, or when the directory
+is new to the configuration) records its baseline without reporting, as Wazuh's first scan
 does; every later difference becomes an ``added``, ``modified`` or ``deleted`` event.
 """
 
@@ -79,7 +80,8 @@ class Monitor:
         self.diffs = DiffStore(diff_directory)
         self.send = send
         self.index: dict[str, tuple[str, str, str]] = {}
-        self.reporting = False
+        #: configured directories whose baseline is recorded: their changes are reported
+        self.baselined: set[str] = set()
         self.scan_lock = trio.Lock()
         self.apply_lock = trio.Lock()
         self.scanning = False
@@ -99,14 +101,14 @@ class Monitor:
 
     async def load(self) -> None:
         self.index = await baseline.index(self.db)
-        self.reporting = await baseline.completed_scans(self.db)
+        self.baselined = await baseline.baselined(self.db)
 
     async def clear(self) -> int:
         """Forget the baseline (``DELETE /syscheck/000``): the next scan records it afresh."""
         async with self.scan_lock, self.apply_lock:
             removed = await baseline.clear(self.db, baseline.MANAGER)
             self.index.clear()
-            self.reporting = False
+            self.baselined.clear()
             await trio.to_thread.run_sync(self.diffs.clear)
         return removed
 
@@ -139,10 +141,12 @@ class Monitor:
                 await baseline.scan_started(self.db)
                 for walk_options, owner in targets:
                     await self.scan_directory(walk_options, owner, mode, report)
+                    if walk_options.path == owner.path and owner.text not in self.baselined:
+                        await baseline.mark_baselined(self.db, owner.text)
+                        self.baselined.add(owner.text)
                 await baseline.scan_ended(self.db)
             finally:
                 self.scanning = False
-            self.reporting = True
             self.counters["scans"] += 1
         log.info("syscheck scan: %(files)d files, %(added)d added, %(modified)d modified, "
                  "%(deleted)d deleted, %(unreadable)d unreadable", report)
@@ -211,7 +215,7 @@ class Monitor:
             report["deleted"] += 1
             self.counters["deleted"] += 1
             old = olds.get(path)
-            if self.reporting and old is not None:
+            if owner.text in self.baselined and old is not None:
                 events.append(fim_event("deleted", path, mode, None, old, tags=owner.tags))
         await self._send(events, report)
 
@@ -272,7 +276,7 @@ class Monitor:
             if owner.report_changes and diff_work:
                 diffs = await trio.to_thread.run_sync(self._diffs, diff_work, owner)
             await self.db.write(lambda conn: baseline.save_sync(conn, rows, []))
-            if self.reporting:
+            if owner.text in self.baselined:
                 for text, entry, kind, old in diff_work:
                     if kind == "added" and not self.settings.alert_new_files:
                         continue
