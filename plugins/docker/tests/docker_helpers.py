@@ -25,8 +25,12 @@ from pathlib import Path
 
 import docker
 import pytest
+import trio
 
+from wazuhd import collect
 from wazuhd.testing import wait_for
+from wazuhd_docker.engine import EngineSettings
+from wazuhd_docker.listener import EventsSource
 
 IMAGE = "tiny:1"
 
@@ -153,10 +157,12 @@ class OddEngine:
     made to be: one of an old API version, or one whose event stream holds garbage.
 
     ``api_version`` is what ``/version`` reports; ``/events`` sends ``lines`` (the same
-    ones whatever ``since`` asks) and ends the stream.
+    ones whatever ``since`` asks) and ends the stream, or answers 500 with
+    ``events_error`` when given.
     """
 
-    def __init__(self, api_version: str = "1.41", lines: list[bytes] = ()):
+    def __init__(self, api_version: str = "1.41", lines: list[bytes] = (),
+                 events_error: str | None = None):
         self.path = Path(tempfile.mkdtemp(prefix="wzo-", dir="/tmp")) / "odd.sock"
         self.url = f"unix://{self.path}"
         self.event_requests = 0
@@ -167,6 +173,10 @@ class OddEngine:
 
             def do_GET(self):
                 route = self.path.split("?")[0].rsplit("/", 1)[-1]
+                if route == "events" and events_error:
+                    odd.event_requests += 1
+                    self.answer(500, {"message": events_error})
+                    return
                 if route == "events":
                     odd.event_requests += 1
                     self.send_response(200)
@@ -178,12 +188,15 @@ class OddEngine:
                     self.wfile.write(b"0\r\n\r\n")
                     self.close_connection = True
                     return
-                body = json.dumps({
+                self.answer(200, {
                     "version": {"ApiVersion": api_version, "Version": "odd", "MinAPIVersion": "1.12"},
                     "_ping": "OK",
                     "info": {"SystemTime": "2026-01-01T00:00:00.000000001Z"},
-                }.get(route, {})).encode()
-                self.send_response(200)
+                }.get(route, {}))
+
+            def answer(self, status: int, document) -> None:
+                body = json.dumps(document).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -202,6 +215,37 @@ class OddEngine:
         self.server.shutdown()
         self.server.server_close()
         shutil.rmtree(self.path.parent, ignore_errors=True)
+
+
+class ListSink(collect.Sink):
+    """Keeps what the source sent, in order."""
+
+    def __init__(self):
+        self.events = []
+
+    async def send(self, events):
+        self.events.extend(events)
+
+    @property
+    def records(self) -> list[dict]:
+        return [json.loads(event.message) for event in self.events]
+
+
+class Listener:
+    """A source following the engine in the background of a trio test."""
+
+    def __init__(self, url: str, state, name: str = "test", **options):
+        options.setdefault("interval", 0.2)
+        options.setdefault("max_backoff", 0.5)
+        self.source = EventsSource(EngineSettings(name=name, url=url), **options)
+        self.sink, self.stats = ListSink(), collect.SourceStats()
+        self.checkpoints = collect.FileCheckpoints(state)
+        self.run = collect.Run(self.source, self.sink, self.checkpoints, self.stats)
+
+    async def wait_for(self, predicate, timeout: float = 20.0) -> None:
+        with trio.fail_after(timeout):
+            while not predicate(self.sink.records):
+                await trio.sleep(0.05)
 
 
 def engine_fixture(request, tmp_path_factory) -> DockerEngine:
@@ -230,7 +274,3 @@ def keys_of(events: list[dict]) -> list[tuple]:
     """One key per sent event: two equal keys mean the event was sent twice."""
     return [(e["docker"]["timeNano"], e["docker"].get("Type"), e["docker"]["Action"],
              e["docker"]["Actor"]["ID"]) for e in events]
-
-
-def later(seconds: float) -> float:
-    return time.time() + seconds

@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from docker_helpers import (DockerEngine, OddEngine, actions_of, engine_fixture, event_lines,
-                            keys_of)
+from docker_helpers import DockerEngine, actions_of, engine_fixture, event_lines
 from wazuhd.testing import wait_for, wazuhd_command
 
 
@@ -125,38 +124,3 @@ def test_permission_denied_names_the_engine_and_keeps_trying(engine, tmp_path):
     assert code == 1, log
     assert f"docker engine {engine.url}: permission denied on the engine's socket" in log
     assert log.count("permission denied") == 2, log  # the state change once, the final error once
-
-
-@pytest.fixture
-def odd_engines():
-    engines = []
-    yield lambda **kwargs: engines.append(OddEngine(**kwargs)) or engines[-1]
-    for odd in engines:
-        odd.close()
-
-
-def test_an_engine_too_old_is_refused_by_name(odd_engines, tmp_path):
-    odd = odd_engines(api_version="1.30")
-    listen = Listen(tmp_path, odd.url, "--until", "+1.5s")
-    assert listen.wait() == 1
-    log = listen.stderr()
-    assert f"docker engine {odd.url} speaks Engine API 1.30" in log
-    assert "needs API 1.41 or newer" in log
-    assert odd.event_requests == 0
-
-
-def test_malformed_events_are_skipped_by_name_and_replays_are_not_sent_again(odd_engines, tmp_path):
-    good = [{"status": "start", "id": f"c{i}", "Type": "container", "Action": "start",
-             "Actor": {"ID": f"c{i}", "Attributes": {"name": f"n{i}"}}, "scope": "local",
-             "time": 1767225600, "timeNano": 1767225600_000000000 + i} for i in (1, 2)]
-    odd = odd_engines(lines=[json.dumps(good[0]).encode(), b'{"Action": "start", "timeNa',
-                             b"[1, 2]", json.dumps(good[1]).encode()])
-    listen = Listen(tmp_path, odd.url, "--until", "+2s")
-    assert listen.wait() == 0, listen.stderr()
-    assert odd.event_requests >= 2  # the stream ended and was asked again, since the last event
-    assert [e["docker"] for e in listen.events()] == good
-    assert len(set(keys_of(listen.events()))) == 2
-    log = listen.stderr()
-    assert f"docker engine {odd.url}: malformed event skipped (not JSON" in log
-    assert "malformed event skipped (not a JSON object): [1, 2]" in log
-    assert "2 events" in log and "malformed" in log

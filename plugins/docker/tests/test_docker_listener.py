@@ -11,47 +11,14 @@ import time
 import pytest
 import trio
 
-from docker_helpers import DockerEngine, actions_of, engine_fixture, keys_of
-from wazuhd import collect
+from docker_helpers import DockerEngine, Listener, actions_of, engine_fixture, keys_of
 from wazuhd.testing import shared_dir
-from wazuhd_docker.engine import EngineSettings
-from wazuhd_docker.listener import LOCATION, POSITION_KEY, EventsSource
+from wazuhd_docker.listener import LOCATION, POSITION_KEY
 
 
 @pytest.fixture(scope="module")
 def engine(request, tmp_path_factory) -> DockerEngine:
     return engine_fixture(request, tmp_path_factory)
-
-
-class ListSink(collect.Sink):
-    """Keeps what the source sent, in order."""
-
-    def __init__(self):
-        self.events = []
-
-    async def send(self, events):
-        self.events.extend(events)
-
-    @property
-    def records(self) -> list[dict]:
-        return [json.loads(event.message) for event in self.events]
-
-
-class Listener:
-    """A source following the engine in the background of a trio test."""
-
-    def __init__(self, url: str, state, name: str = "test", **options):
-        options.setdefault("interval", 0.2)
-        options.setdefault("max_backoff", 0.5)
-        self.source = EventsSource(EngineSettings(name=name, url=url), **options)
-        self.sink, self.stats = ListSink(), collect.SourceStats()
-        self.checkpoints = collect.FileCheckpoints(state)
-        self.run = collect.Run(self.source, self.sink, self.checkpoints, self.stats)
-
-    async def wait_for(self, predicate, timeout: float = 20.0) -> None:
-        with trio.fail_after(timeout):
-            while not predicate(self.sink.records):
-                await trio.sleep(0.05)
 
 
 async def call(function, *args, **kwargs):

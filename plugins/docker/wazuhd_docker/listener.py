@@ -152,17 +152,19 @@ class EventsSource(Source):
                     if position is None:
                         position = Position.starting_at(await self._engine_now(client))
                         await run.commit(POSITION_KEY, position.as_checkpoint())
+                    stream = await self._open(client, position)
                     connections += 1
                     if connections > 1:
                         run.count("reconnects")
                     self._connected(run, client, position)
                     failures = 0
-                    await self._follow(client, position, run)
+                    await self._follow(stream, position, run)
                     if not self._until_passed():
                         self._changed(run, "disconnected", f"docker engine {self.engine.label}: "
                                       f"the engine closed the event stream", logging.WARNING)
                 except EngineError as exc:
                     self._failed(run, describe(exc))
+                    last_error = exc
                 finally:
                     client.close()
             if self._until_passed():
@@ -194,44 +196,54 @@ class EventsSource(Source):
 
     # -- the stream ---------------------------------------------------------------------------
 
-    async def _follow(self, client, position: Position, run: Run) -> None:
-        """Read the stream until the engine ends it (or ``until`` is reached)."""
+    async def _open(self, client, position: Position):
+        """The engine's event stream from ``position`` (up to ``until``)."""
         until = f"{self.until_nano // NS}.{self.until_nano % NS:09d}" if self.until_nano else None
         try:
-            stream = await trio.to_thread.run_sync(
-                partial(client.events, since=position.since, until=until,
-                        filters=self.filters or None, decode=False),
-                abandon_on_cancel=True)
+            return await trio.to_thread.run_sync(
+                partial(open_events, client, since=position.since, until=until,
+                        filters=self.filters or None), abandon_on_cancel=True)
         except Exception as exc:  # noqa: BLE001 - the SDK's and requests' errors alike
             raise EngineError(f"docker engine {self.engine.label}: cannot follow events: "
                               f"{describe(exc)}") from exc
+
+    async def _follow(self, stream, position: Position, run: Run) -> None:
+        """Read the stream until the engine ends it (or ``until`` is reached)."""
         send, receive = trio.open_memory_channel(STREAM_BUFFER)
         token = trio.lowlevel.current_trio_token()
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(partial(trio.to_thread.run_sync, read_stream, stream, send,
                                            token, abandon_on_cancel=True))
-                async with receive:
-                    async for lines in receive:
-                        if isinstance(lines, Exception):
-                            raise EngineError(f"docker engine {self.engine.label}: the event "
-                                              f"stream failed: {describe(lines)}")
-                        batch = list(lines)
-                        while True:
-                            try:
-                                more = receive.receive_nowait()
-                            except (trio.WouldBlock, trio.EndOfChannel):
-                                break
-                            if isinstance(more, Exception):
-                                raise EngineError(f"docker engine {self.engine.label}: the "
-                                                  f"event stream failed: {describe(more)}")
-                            batch.extend(more)
-                        await self._deliver(batch, position, run)
+                failure = await self._consume(receive, position, run)
+                nursery.cancel_scope.cancel()
         finally:
             try:
                 stream.close()
             except (OSError, AttributeError):  # already closed by the engine
                 pass
+        if failure is not None:
+            raise EngineError(f"docker engine {self.engine.label}: the event stream failed: "
+                              f"{describe(failure)}") from failure
+
+    async def _consume(self, receive: trio.MemoryReceiveChannel, position: Position,
+                       run: Run) -> Exception | None:
+        """Deliver what the reading thread hands over, all that is waiting as one batch;
+        return the error that ended the stream, if one did."""
+        async with receive:
+            async for item in receive:
+                batch: list[bytes] = []
+                while not isinstance(item, Exception):
+                    batch.extend(item)
+                    try:
+                        item = receive.receive_nowait()
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        item = None
+                        break
+                await self._deliver(batch, position, run)
+                if isinstance(item, Exception):
+                    return item
+        return None
 
     async def _deliver(self, lines: list[bytes], position: Position, run: Run) -> None:
         records = []
@@ -270,6 +282,20 @@ class EventsSource(Source):
         if self._state != (state, message):
             self._state = (state, message)
             log.log(level, "%s", message)
+
+
+def open_events(client, **params):
+    """``client.events()``, refused when the engine answers with an error: the SDK's
+    stream would take the error for the stream's end (it swallows I/O errors, and the
+    requests library's errors are I/O errors), and the listener would retry silently."""
+    stream = client.events(decode=False, **params)
+    response = stream._response  # the SDK keeps it private; its status is all we need
+    if response.status_code >= 400:
+        try:
+            client._raise_for_status(response)
+        finally:
+            response.close()
+    return stream
 
 
 def read_stream(stream, send: trio.MemorySendChannel, token) -> None:
