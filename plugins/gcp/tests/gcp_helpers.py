@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -53,41 +52,39 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+class PubSubEmulator:
+    """The Pub/Sub emulator (Java) on a free loopback port, as a context manager; ``host``
+    is its ``host:port``. Raises LookupError naming what is missing when it is absent."""
+
+    def __enter__(self) -> "PubSubEmulator":
+        if not PUBSUB_LAUNCHER.exists():
+            raise LookupError(f"Pub/Sub emulator not installed ({PUBSUB_LAUNCHER}; Debian "
+                              f"package google-cloud-cli-pubsub-emulator)")
+        if shutil.which("java") is None:
+            raise LookupError("the Pub/Sub emulator needs java, which is not on PATH")
+        port = free_port()
+        self.host = f"127.0.0.1:{port}"
+        self.proc = subprocess.Popen([str(PUBSUB_LAUNCHER), "--host=127.0.0.1",
+                                      f"--port={port}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for_port(port, self.proc, "the Pub/Sub emulator", timeout=60)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _stop(self.proc)
+
+
 @pytest.fixture(scope="module")
 def pubsub_emulator():
-    """The Pub/Sub emulator (Java) on a free loopback port: its ``host:port``."""
-    if not PUBSUB_LAUNCHER.exists():
-        pytest.skip(f"Pub/Sub emulator not installed ({PUBSUB_LAUNCHER}; Debian package "
-                    f"google-cloud-cli-pubsub-emulator)")
-    if shutil.which("java") is None:
-        pytest.skip("Pub/Sub emulator needs java, which is not on PATH")
-    port = free_port()
-    with tempfile.TemporaryFile() as output:
-        proc = subprocess.Popen([str(PUBSUB_LAUNCHER), "--host=127.0.0.1", f"--port={port}"],
-                                stdout=output, stderr=subprocess.STDOUT)
-        try:
-            _wait_for_port(port, proc, "the Pub/Sub emulator", timeout=60)
-            yield f"127.0.0.1:{port}"
-        finally:
-            _stop(proc)
-
-
-@pytest.fixture(scope="module")
-def storage_emulator(tmp_path_factory):
-    """gcp-storage-emulator on a free loopback port: its ``http://host:port``."""
-    if not STORAGE_LAUNCHER.exists():
-        pytest.skip(f"gcp-storage-emulator not installed ({STORAGE_LAUNCHER}; "
-                    f"pip install 'wazuhd-gcp[test]')")
-    port = free_port()
-    data = tmp_path_factory.mktemp("gcs")
-    proc = subprocess.Popen([str(STORAGE_LAUNCHER), "-d", str(data), "start", "-H", "127.0.0.1",
-                             "--port", str(port), "--in-memory", "-q"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """The emulator's ``host:port`` for a module's tests; skipped when it is absent."""
     try:
-        _wait_for_port(port, proc, "gcp-storage-emulator", timeout=30)
-        yield f"http://127.0.0.1:{port}"
+        emulator = PubSubEmulator().__enter__()
+    except LookupError as missing:
+        pytest.skip(str(missing))
+    try:
+        yield emulator.host
     finally:
-        _stop(proc)
+        emulator.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ or on stdout: a crash redelivers it, never loses it (at-least-once).
 
 Inside the daemon, ``num_threads`` streaming pulls run on the subscription,
 each with flow control (at most ``max_messages`` delivered and not yet
-acknowledged). Their callbacks run in the client's threads and hand each
-message to trio through one bounded channel; a trio task takes them in
-batches, emits, then acknowledges the batch. When the stream fails for good
+acknowledged). Their callbacks run in the client's threads and hand the
+messages to trio (a batch per wake-up) through one bounded channel; a trio
+task takes them in batches, emits, then acknowledges the batch. When the stream fails for good
 (the subscription is deleted, the credentials are refused), ``collect``
 raises and :func:`wazuhd.collect.schedule` starts it again with backoff.
 """
@@ -16,6 +16,7 @@ raises and :func:`wazuhd.collect.schedule` starts it again with backoff.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import trio
@@ -32,8 +33,6 @@ BATCH = 1000
 MAX_PULL = 1000
 #: Seconds a synchronous pull may wait for messages before it counts as empty.
 PULL_WAIT = 2.0
-#: Seconds a lookup of the subscription may take.
-RPC_TIMEOUT = 30.0
 #: Seconds a streamed message is leased for at a time (the client extends the lease while
 #: it is held). Short, so that what was in flight when the daemon stopped is redelivered
 #: within seconds rather than the client's default minute.
@@ -46,6 +45,8 @@ class PubSubSource(Source):
     """One subscription, pulled by streaming inside the daemon."""
 
     location = records.LOCATION
+    #: Seconds a lookup or an acknowledgement may take.
+    rpc_timeout = 30.0
 
     def __init__(self, *, project_id: str, subscription_name: str,
                  credentials_file: str | None = None, max_messages: int = 100,
@@ -82,7 +83,7 @@ class PubSubSource(Source):
         subscriber = await trio.to_thread.run_sync(self.client)
         try:
             await trio.to_thread.run_sync(lambda: subscriber.get_subscription(
-                subscription=self.path, timeout=RPC_TIMEOUT))
+                subscription=self.path, timeout=self.rpc_timeout))
         except BaseException as exc:
             subscriber.close()
             if isinstance(exc, Exception):
@@ -127,16 +128,7 @@ class PubSubSource(Source):
         send, receive = trio.open_memory_channel(self.max_messages * self.num_threads)
         token = trio.lowlevel.current_trio_token()
         ended = trio.Event()
-
-        def hand_over(message) -> None:
-            """Runs in the client's threads: into the channel, waiting while it is full."""
-            try:
-                try:
-                    trio.from_thread.run_sync(send.send_nowait, message, trio_token=token)
-                except trio.WouldBlock:
-                    trio.from_thread.run(send.send, message, trio_token=token)
-            except (trio.RunFinishedError, trio.BrokenResourceError, trio.ClosedResourceError):
-                message.nack()  # we are stopping: let another pull have it at once
+        hand_over = _Handoff(send, token, run)
 
         def on_done(_future) -> None:
             try:
@@ -146,7 +138,7 @@ class PubSubSource(Source):
 
         flow = pubsub_v1.types.FlowControl(max_messages=self.max_messages,
                                            max_duration_per_lease_extension=LEASE)
-        executors = [ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"{self.name}-{n}")
+        executors = [ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{self.name}-{n}")
                      for n in range(self.num_threads)]
         futures = []
         try:
@@ -168,6 +160,7 @@ class PubSubSource(Source):
             raise CollectError(f"subscription {self.path}: the stream ended")
         finally:
             with trio.CancelScope(shield=True):
+                hand_over.close()
                 _nack_all(receive)
                 receive.close()
                 with trio.move_on_after(CLOSE_WAIT):
@@ -189,6 +182,60 @@ class PubSubSource(Source):
             await self.emit_and_ack(run, batch, ack)
 
 
+class _Handoff:
+    """The streams' callback: messages from the client's threads into trio's channel, one
+    wake-up of trio per batch rather than a round trip per message.
+
+    Flow control holds at most ``max_messages`` per stream delivered and not yet
+    acknowledged, so the channel (that many per stream) does not fill; were it full, the
+    surplus is nacked (redelivered at once), never dropped. So is what arrives once the
+    stream is stopping.
+    """
+
+    def __init__(self, send: trio.MemorySendChannel, token, run: Run):
+        self.send = send
+        self.token = token
+        self.run = run
+        self.lock = threading.Lock()
+        self.pending: list = []
+        self.scheduled = False
+        self.closed = False
+
+    def __call__(self, message) -> None:
+        with self.lock:
+            if self.closed:
+                message.nack()
+                return
+            self.pending.append(message)
+            if self.scheduled:
+                return
+            self.scheduled = True
+        try:
+            self.token.run_sync_soon(self._flush)
+        except trio.RunFinishedError:
+            self.close()
+
+    def _flush(self) -> None:
+        """In trio's thread: what the callbacks gathered, into the channel."""
+        with self.lock:
+            batch, self.pending, self.scheduled = self.pending, [], False
+        for message in batch:
+            try:
+                self.send.send_nowait(message)
+            except trio.WouldBlock:
+                message.nack()
+                self.run.count("requeued")
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                message.nack()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            batch, self.pending = self.pending, []
+        for message in batch:
+            message.nack()
+
+
 class PubSubPullSource(PubSubSource):
     """The standalone run: synchronous pulls of at most ``max_messages`` in all, each
     batch acknowledged as soon as its events are written; it returns when a pull
@@ -202,7 +249,7 @@ class PubSubPullSource(PubSubSource):
         async def acknowledge(messages):
             ack_ids = [message.ack_id for message in messages]
             await trio.to_thread.run_sync(lambda: subscriber.acknowledge(
-                subscription=self.path, ack_ids=ack_ids, timeout=RPC_TIMEOUT))
+                subscription=self.path, ack_ids=ack_ids, timeout=self.rpc_timeout))
 
         async def puller():
             nonlocal remaining, exhausted
