@@ -29,7 +29,7 @@ import trio
 
 from wazuhd import collect
 from wazuhd.testing import wait_for
-from wazuhd_docker.engine import EngineSettings
+from wazuhd_docker.engine import EngineSettings, TlsSettings
 from wazuhd_docker.listener import EventsSource
 
 IMAGE = "tiny:1"
@@ -234,10 +234,12 @@ class ListSink(collect.Sink):
 class Listener:
     """A source following the engine in the background of a trio test."""
 
-    def __init__(self, url: str, state, name: str = "test", **options):
+    def __init__(self, url: str, state, name: str = "test", tls: TlsSettings | None = None,
+                 **options):
         options.setdefault("interval", 0.2)
         options.setdefault("max_backoff", 0.5)
-        self.source = EventsSource(EngineSettings(name=name, url=url), **options)
+        engine = EngineSettings(name=name, url=url, tls=tls or TlsSettings())
+        self.source = EventsSource(engine, **options)
         self.sink, self.stats = ListSink(), collect.SourceStats()
         self.checkpoints = collect.FileCheckpoints(state)
         self.run = collect.Run(self.source, self.sink, self.checkpoints, self.stats)

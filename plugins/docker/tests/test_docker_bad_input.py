@@ -11,6 +11,7 @@ import pytest
 
 from docker_helpers import Listener, OddEngine
 from wazuhd.collect import CollectError
+from wazuhd_docker.engine import TlsSettings
 from wazuhd_docker.listener import NS
 
 
@@ -71,3 +72,13 @@ async def test_malformed_events_are_skipped_by_name_and_replays_are_not_sent_aga
     assert logged(caplog, f"docker engine {odd.url}: malformed event skipped (not JSON") >= 1
     assert logged(caplog, "malformed event skipped (not a JSON object): [1, 2]") >= 1
     assert listener.stats.last_error.startswith(f"docker engine {odd.url}: malformed event")
+
+
+async def test_missing_tls_files_are_named_before_any_connection(tmp_path):
+    missing = str(tmp_path / "absent-cert.pem")
+    listener = Listener("tcp://127.0.0.1:2376", tmp_path / "state.json", name="remote",
+                        tls=TlsSettings(enabled=True, client_cert=missing, client_key=missing),
+                        until_nano=time.time_ns() + NS // 2)
+    with pytest.raises(CollectError, match=r"^docker engine remote \(tcp://127.0.0.1:2376\): "
+                                           r"TLS settings: Path to a certificate and key files"):
+        await listener.source.collect(listener.run)
