@@ -169,23 +169,29 @@ class StorageSource(Source):
         except AzureError as exc:
             raise self._failure(f"cannot list container {self.settings.container!r}", exc) from None
 
-    def _download(self, name: str) -> bytes | None:
+    def _read(self, name: str) -> tuple[list[dict | str], list[str]] | BlobFormatError | None:
+        """Download and parse one blob (in a worker thread): its events and problems,
+        the reason it cannot be parsed, or None when it is gone."""
         try:
-            return self.client.download_blob(name).readall()
+            data = self.client.download_blob(name).readall()
         except ResourceNotFoundError:
             return None
         except AzureError as exc:
             raise self._failure(f"cannot read blob {self.settings.container}/{name}", exc) from None
+        try:
+            return parse_blob(data, self.settings.content_type, self.settings.tag)
+        except BlobFormatError as exc:
+            return exc
 
-    async def _download_all(self, names: list[str]) -> list[bytes | None]:
-        contents: list[bytes | None] = [None] * len(names)
+    async def _read_all(self, names: list[str]) -> list:
+        """``_read`` of every name, ``max_concurrency`` at a time, in the names' order."""
+        results: list = [None] * len(names)
         failures: list[CollectError] = []
         limiter = trio.CapacityLimiter(self.settings.max_concurrency)
 
         async def fetch(index: int, name: str):
             try:
-                contents[index] = await trio.to_thread.run_sync(self._download, name,
-                                                                 limiter=limiter)
+                results[index] = await trio.to_thread.run_sync(self._read, name, limiter=limiter)
             except CollectError as exc:
                 failures.append(exc)
 
@@ -194,7 +200,7 @@ class StorageSource(Source):
                 nursery.start_soon(fetch, index, name)
         if failures:
             raise failures[0]
-        return contents
+        return results
 
     async def collect(self, run: Run) -> None:
         settings = self.settings
@@ -207,25 +213,25 @@ class StorageSource(Source):
                          and name_matches(settings.blobs, name))
         for first in range(0, len(pending), BATCH_BLOBS):
             batch = pending[first:first + BATCH_BLOBS]
-            contents = await self._download_all([name for _, name in batch])
+            results = await self._read_all([name for _, name in batch])
             events: list[dict | str] = []
-            for (when, name), data in zip(batch, contents):
-                events.extend(self._events(run, name, data))
+            for (when, name), result in zip(batch, results):
+                events.extend(self._events(run, name, result))
                 mark.advance(when, name)
             await emit_and_commit(run, events, "", mark.as_checkpoint())
             run.count("blobs", len(batch))
 
-    def _events(self, run: Run, name: str, data: bytes | None) -> list[dict | str]:
+    def _events(self, run: Run, name: str, result) -> list[dict | str]:
+        """The events of a read blob; what was wrong with it is counted and logged."""
         where = f"blob {self.settings.container}/{name}"
-        if data is None:
+        if result is None:
             run.warn(f"{where} was deleted before it could be read; skipped")
             return []
-        try:
-            events, problems = parse_blob(data, self.settings.content_type, self.settings.tag)
-        except BlobFormatError as exc:
+        if isinstance(result, BlobFormatError):
             run.count("corrupt_blobs")
-            run.warn(f"{where} is not {self.settings.content_type}: {exc}; skipped")
+            run.warn(f"{where} is not {self.settings.content_type}: {result}; skipped")
             return []
+        events, problems = result
         for problem in problems:
             run.count("corrupt_records")
             run.warn(f"{where}: {problem}; skipped")
