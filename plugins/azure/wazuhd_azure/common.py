@@ -1,5 +1,6 @@
 """What the three Azure sources share: timestamps, the time window, the watermark
-checkpoint, and keeping secrets out of messages."""
+checkpoint, handing a batch over with its checkpoint, and keeping secrets out of
+messages."""
 
 from __future__ import annotations
 
