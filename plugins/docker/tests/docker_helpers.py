@@ -99,8 +99,12 @@ class DockerEngine:
         self.start()
 
     def remove(self) -> None:
+        """Stop, unmount what dockerd left mounted (its netns), delete the directory."""
         self.stop()
-        subprocess.run(["umount", "-R", str(self.dir / "exec")], capture_output=True)
+        with open("/proc/self/mounts") as mounts:
+            points = [line.split()[1] for line in mounts]
+        for point in sorted((p for p in points if p.startswith(f"{self.dir}/")), reverse=True):
+            subprocess.run(["umount", point], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     @property
