@@ -8,6 +8,7 @@ import subprocess
 from aws_helpers import (CREDENTIALS, cloudtrail_key, cloudtrail_object, cloudtrail_record,
                          console_login, days_ago, moto, new_bucket, only_logs_after, put)
 
+from wazuhd.cli import main
 from wazuhd.testing import DaemonProcess, wait_for, wazuhd_command
 
 __all__ = ["moto"]
@@ -46,19 +47,29 @@ def test_standalone_twice_with_state_prints_nothing_new(moto, tmp_path):
     assert len(reparsed.stdout.splitlines()) == 4
 
 
-def test_standalone_errors_are_one_clear_line(moto, tmp_path):
-    missing = cli("s3", "--bucket", "no-such-bucket-here", "--type", "cloudtrail",
-                  "--service-endpoint", moto.endpoint, "--stdout",
-                  "--state", str(tmp_path / "s.json"))
-    assert missing.returncode == 1
-    assert "s3://no-such-bucket-here/AWSLogs/: cannot list (NoSuchBucket:" in missing.stderr
-    assert "Traceback" not in missing.stderr
-    bad_date = cli("s3", "--bucket", "b", "--type", "cloudtrail", "--only-logs-after", "soon",
-                   "--stdout")
-    assert bad_date.returncode == 2 and "invalid date 'soon'" in bad_date.stderr
-    no_group = cli("cloudwatch", "--aws-log-groups", "/nope", "--service-endpoint", moto.endpoint,
-                   "--stdout", "--state", str(tmp_path / "c.json"))
-    assert no_group.returncode == 1 and "no log group '/nope'" in no_group.stderr
+def test_standalone_errors_are_one_clear_line(moto, tmp_path, capsys):
+    """Through the command's entry point in-process (the console script calls the same)."""
+    def run(*args: str) -> tuple[int, str]:
+        try:
+            code = main(["aws", *args])
+        except SystemExit as exit_:  # argparse's refusals
+            code = exit_.code
+        return code, capsys.readouterr().err
+
+    code, err = run("s3", "--bucket", "no-such-bucket-here", "--type", "cloudtrail",
+                    "--service-endpoint", moto.endpoint, "--stdout",
+                    "--state", str(tmp_path / "s.json"))
+    assert code == 1
+    assert "s3://no-such-bucket-here/AWSLogs/: cannot list (NoSuchBucket:" in err
+    assert "Traceback" not in err
+    code, err = run("s3", "--bucket", "b", "--type", "cloudtrail", "--only-logs-after", "soon",
+                    "--stdout")
+    assert code == 2 and "invalid date 'soon'" in err
+    code, err = run("s3", "--bucket", "b", "--type", "nope", "--stdout")
+    assert code == 2 and "invalid choice: 'nope'" in err
+    code, err = run("cloudwatch", "--aws-log-groups", "/nope", "--service-endpoint", moto.endpoint,
+                    "--stdout", "--state", str(tmp_path / "c.json"))
+    assert code == 1 and "no log group '/nope'" in err
 
 
 def test_daemon_reads_buckets_into_alerts_and_counts_per_source(moto, tmp_path):
