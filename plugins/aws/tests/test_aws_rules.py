@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from aws_helpers import (ALB_LINE, ACCOUNT, cloudtrail_object, cloudtrail_record, console_login,
-                         days_ago, guardduty_finding, gz, security_hub_event, vpcflow_text)
+                         days_ago, guardduty_finding, gz, parquet_bytes, security_hub_event,
+                         vpcflow_text)
 
 from wazuhd.testing import shared_dir
 from wazuhd_aws import formats
@@ -104,6 +105,25 @@ def test_wazuh_amazon_rules_fire_on_our_events():
     # Security Hub findings delivered by Firehose into a custom bucket.
     hub = json.dumps(security_hub_event("IAM.4")).encode()
     assert fired(wazuh, events_of("custom", hub)) == [("99845", 12)]
+
+
+@pytest.mark.skipif(not (WAZUH / "rules").is_dir(), reason=f"Wazuh ruleset not found at {WAZUH}")
+def test_security_lake_parquet_records_reach_wazuhs_security_lake_rules():
+    """The OCSF records of Wazuh's own Security Lake test cases, written to Parquet and read
+    back by our security_lake parser, take the rules Wazuh's suite expects."""
+    cases = []
+    for block in (WAZUH / "testing" / "tests" / "amazon_sec_lake.ini").read_text().split("\n["):
+        log = next((line.split(" = ", 1)[1] for line in block.splitlines()
+                    if line.startswith("log 1 pass = ")), None)
+        rule = next((line.split(" = ", 1)[1] for line in block.splitlines()
+                     if line.startswith("rule = ")), None)
+        if log and rule:
+            cases.append((json.JSONDecoder().raw_decode(log)[0], rule.strip()))
+    assert len(cases) >= 3
+    wazuh = engine(with_wazuh=True)
+    for record, rule in cases:
+        [parsed] = formats.parse("security_lake", parquet_bytes([record]), "k.parquet")
+        assert fired(wazuh, [encode(parsed)])[0][0] == rule, (rule, record)
 
 
 @pytest.mark.skipif(not (WAZUH / "rules").is_dir(), reason=f"Wazuh ruleset not found at {WAZUH}")
