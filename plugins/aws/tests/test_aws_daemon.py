@@ -146,3 +146,12 @@ def test_standalone_sends_to_a_running_daemon(moto, tmp_path):
         assert again.returncode == 0 and ": 0 events" in again.stderr
     finally:
         daemon.kill()
+
+
+def test_a_bad_aws_section_stops_the_start_with_where_and_why(tmp_path):
+    import pytest
+    config = ("aws:\n  buckets:\n    - name: my-trail\n      type: cloudtrail\n"
+              "      discard_field: eventSource\n")
+    with pytest.raises(AssertionError, match=r"aws\.buckets\[0\]: 'discard_regex' is a "
+                                             r"dependency of 'discard_field'"):
+        DaemonProcess(tmp_path / "home", config=config).start()

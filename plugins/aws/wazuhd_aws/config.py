@@ -39,6 +39,8 @@ COMMON = {
 def _items(properties: dict, required: list[str]) -> dict:
     return {"type": "array", "default": [], "items": {
         "type": "object", "required": required, "additionalProperties": False,
+        "dependentRequired": {"discard_field": ["discard_regex"],
+                              "discard_regex": ["discard_field"]},
         "properties": properties}}
 
 
