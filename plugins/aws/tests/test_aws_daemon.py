@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from aws_helpers import (CREDENTIALS, cloudtrail_key, cloudtrail_object, cloudtrail_record,
                          console_login, days_ago, moto, new_bucket, only_logs_after, put)
 
@@ -149,7 +151,6 @@ def test_standalone_sends_to_a_running_daemon(moto, tmp_path):
 
 
 def test_a_bad_aws_section_stops_the_start_with_where_and_why(tmp_path):
-    import pytest
     config = ("aws:\n  buckets:\n    - name: my-trail\n      type: cloudtrail\n"
               "      discard_field: eventSource\n")
     with pytest.raises(AssertionError, match=r"aws\.buckets\[0\]: 'discard_regex' is a "
