@@ -88,6 +88,24 @@ def pubsub_emulator():
 
 
 @pytest.fixture(scope="module")
+def storage_emulator(tmp_path_factory):
+    """gcp-storage-emulator on a free loopback port: its ``http://host:port``."""
+    if not STORAGE_LAUNCHER.exists():
+        pytest.skip(f"gcp-storage-emulator not installed ({STORAGE_LAUNCHER}; "
+                    f"pip install 'wazuhd-gcp[test]')")
+    port = free_port()
+    data = tmp_path_factory.mktemp("gcs")
+    proc = subprocess.Popen([str(STORAGE_LAUNCHER), "-d", str(data), "start", "-H", "127.0.0.1",
+                             "--port", str(port), "--in-memory", "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port, proc, "gcp-storage-emulator", timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
 def pubsub(pubsub_emulator):
     """A publisher and subscriber on the emulator (PUBSUB_EMULATOR_HOST set meanwhile)."""
     with pytest.MonkeyPatch.context() as patch:
@@ -175,6 +193,9 @@ def gcp_counters(daemon: DaemonProcess) -> dict:
 
 
 def daemon_with(home: Path, gcp_yaml: str, env: dict) -> DaemonProcess:
+    """A daemon whose analysis keeps every event in archives.json (where tests look)."""
+    pytest.importorskip("wazuhd_analysis", reason="the daemon tests read archives.json, "
+                                                  "written by wazuhd-analysis (not installed)")
     return DaemonProcess(home, env=env, config=DAEMON_BASE + gcp_yaml)
 
 

@@ -58,13 +58,13 @@ def test_json_sink_objects_are_read_once_then_only_new_ones(storage, storage_emu
     position = json.loads(state.read_text())[f"gcp-bucket:{bucket.name}/{prefix}"][prefix]
     assert position["names"] == [f"{prefix}2024/01/01/01:00:00_01:59:59_S0.json"]
 
-    again = run_cli(*args, env=env)
-    assert again.returncode == 0 and stdout_events(again) == []
+    source = BucketSource(bucket_name=bucket.name, type="json", prefix=prefix)
+    assert run_once(source, state) == (0, [])  # the checkpoint the command wrote
 
     bucket.blob(f"{prefix}2024/01/01/02:00:00_02:59:59_S0.json").upload_from_string(
         audit_entry(4))
-    later = run_cli(*args, env=env)
-    assert [e["gcp"]["insertId"] for e in stdout_events(later)] == ["id4"]
+    code, later = run_once(source, state)
+    assert [e["gcp"]["insertId"] for e in later] == ["id4"]
 
     reparsed = run_cli(*args, "--reparse", env=env)
     assert len(stdout_events(reparsed)) == 5

@@ -120,34 +120,36 @@ GRANTED_TEXT = pytest.mark.xfail(strict=True, reason=(
 WAZUH_CASES = [
     # Wazuh matches "granted":\strue in the JSON text of authorizationInfo (an array of
     # objects), which its JSON decoder prints as cJSON does: "granted":<tab>true.
-    pytest.param("service-account key",
-                 from_pubsub(audit("google.iam.admin.v1.CreateServiceAccountKey")), ("65071", 3),
-                 marks=GRANTED_TEXT),
-    pytest.param("service account", from_pubsub(audit("google.iam.admin.v1.CreateServiceAccount")),
-                 ("65070", 3), marks=GRANTED_TEXT),
-    ("firewall created", from_pubsub(audit("v1.compute.firewalls.insert")), ("65053", 3)),
-    ("firewall deleted", from_pubsub(audit("v1.compute.firewalls.delete")), ("65054", 3)),
-    ("IAM policy (by severity)", from_pubsub(audit("SetIamPolicy")), ("65042", 3)),
-    ("DNS from the internet", from_pubsub({
+    pytest.param(from_pubsub(audit("google.iam.admin.v1.CreateServiceAccountKey")),
+                 ("65071", 3), id="service-account key", marks=GRANTED_TEXT),
+    pytest.param(from_pubsub(audit("google.iam.admin.v1.CreateServiceAccount")),
+                 ("65070", 3), id="service account", marks=GRANTED_TEXT),
+    pytest.param(from_pubsub(audit("v1.compute.firewalls.insert")), ("65053", 3),
+                 id="firewall created"),
+    pytest.param(from_pubsub(audit("v1.compute.firewalls.delete")), ("65054", 3),
+                 id="firewall deleted"),
+    pytest.param(from_pubsub(audit("SetIamPolicy")), ("65042", 3), id="IAM policy (by severity)"),
+    pytest.param(from_pubsub({
         "severity": "INFO", "resource": {"type": "dns_query", "labels": {
             "source_type": "internet", "location": "us"}},
-        "jsonPayload": {"sourceIP": "203.0.113.9", "responseCode": "NOERROR"}}), ("65004", 2)),
-    ("VPC firewall deny", from_pubsub({
-        "jsonPayload": {"rule_details": {
-            "reference": "network:default/firewall:deny-all", "action": "DENY"}}}),
-     ("65048", 5)),
-    ("error", from_pubsub({"severity": "ERROR", "resource": {"type": "gce_instance"}}),
-     ("65043", 7)),
-    ("access log row", _access_record(
+        "jsonPayload": {"sourceIP": "203.0.113.9", "responseCode": "NOERROR"}}), ("65004", 2),
+        id="DNS from the internet"),
+    pytest.param(from_pubsub({"jsonPayload": {"rule_details": {
+        "reference": "network:default/firewall:deny-all", "action": "DENY"}}}), ("65048", 5),
+        id="VPC firewall deny"),
+    pytest.param(from_pubsub({"severity": "ERROR", "resource": {"type": "gce_instance"}}),
+                 ("65043", 7), id="error"),
+    pytest.param(_access_record(
         '"time_micros","c_ip","cs_method","sc_status","s_request_id","cs_bucket"',
-        '"1704067200000000","203.0.113.9","GET","200","ADPycdt","logs"'), ("65074", 2)),
-    ("storage log row", _access_record('"bucket","storage_byte_hours"', '"logs","4320"'),
-     ("65075", 2)),
-    ("text message", records.pubsub_event(b"plain text", {"origin": "x"}, "7", None)[0],
-     ("65000", 0)),
+        '"1704067200000000","203.0.113.9","GET","200","ADPycdt","logs"'), ("65074", 2),
+        id="access log row"),
+    pytest.param(_access_record('"bucket","storage_byte_hours"', '"logs","4320"'), ("65075", 2),
+                 id="storage log row"),
+    pytest.param(records.pubsub_event(b"plain text", {"origin": "x"}, "7", None)[0],
+                 ("65000", 0), id="text message"),
 ]
 
 
-@pytest.mark.parametrize("name, entry, expected", WAZUH_CASES)
-def test_wazuh_gcp_rules_fire_on_our_events(wazuh_engine, name, entry, expected):
+@pytest.mark.parametrize("entry, expected", WAZUH_CASES)
+def test_wazuh_gcp_rules_fire_on_our_events(wazuh_engine, entry, expected):
     assert fire(wazuh_engine, entry) == expected

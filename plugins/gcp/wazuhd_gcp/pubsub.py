@@ -8,9 +8,11 @@ Inside the daemon, ``num_threads`` streaming pulls run on the subscription,
 each with flow control (at most ``max_messages`` delivered and not yet
 acknowledged). Their callbacks run in the client's threads and hand the
 messages to trio (a batch per wake-up) through one bounded channel; a trio
-task takes them in batches, emits, then acknowledges the batch. When the stream fails for good
-(the subscription is deleted, the credentials are refused), ``collect``
-raises and :func:`wazuhd.collect.schedule` starts it again with backoff.
+task takes them in batches, emits, then acknowledges the batch. When the
+stream fails for good (the subscription is deleted, the credentials are
+refused), ``collect`` raises and :func:`wazuhd.collect.schedule` starts it
+again with backoff; passing errors (deadline exceeded, unavailable) the
+client retries itself.
 """
 
 from __future__ import annotations
@@ -79,11 +81,16 @@ class PubSubSource(Source):
 
     async def open(self):
         """A client and a first look at the subscription, so that a missing one or
-        refused credentials fail now, with a clear message."""
+        refused credentials fail now, with a clear message. A key allowed to consume but
+        not to read the subscription's settings (Pub/Sub Subscriber) goes on unchecked."""
+        from google.api_core import exceptions as api
+
         subscriber = await trio.to_thread.run_sync(self.client)
         try:
             await trio.to_thread.run_sync(lambda: subscriber.get_subscription(
                 subscription=self.path, timeout=self.rpc_timeout))
+        except api.PermissionDenied:
+            log.debug("%s: may not read the subscription's settings; pulling anyway", self.name)
         except BaseException as exc:
             subscriber.close()
             if isinstance(exc, Exception):
