@@ -18,8 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from wazuhd.plugins import make_plugin_host
 from wazuhd.sockets import send_event
 from wazuhd.testing import ApiDaemon, WazuhSchemas, shared_dir, wait_for, wazuh_spec_path
+from wazuhd_analysis.service import plugin_rulesets
 
 RULESET = shared_dir() / "wazuh-ruleset"
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -104,9 +106,16 @@ def test_rules_listing_matches_the_xml_files(full):
     listed = Counter(r["filename"] for r in every)
     for path in (RULESET / "rules").glob("*.xml"):
         assert listed[path.name] == len(re.findall(r"<rule\s+id=", strip_comments(path.read_text()))), path
-    # every rule file of the directory is listed, plus the starter ruleset's
+    # every rule file of the directory is listed, plus the starter ones: the analysis
+    # plugin's (templates, rules) and those of every installed plugin's wazuhd_ruleset
     files, total_files = items(full, "/rules/files", limit=1000)
-    assert total_files == len(list((RULESET / "rules").glob("*.xml"))) + 2  # starter: 2 files
+    plugins = plugin_rulesets(make_plugin_host())
+    starter = 2 + sum(len(list((root / "rules").glob("*.xml"))) for root in plugins.values())
+    assert total_files == len(list((RULESET / "rules").glob("*.xml"))) + starter
+    for plugin, root in plugins.items():
+        for path in (root / "rules").glob("*.xml"):
+            assert {"filename": path.name, "relative_dirname": f"wazuhd/{plugin}/ruleset/rules",
+                    "status": "enabled"} in files
     assert {"filename": "0095-sshd_rules.xml", "relative_dirname": str(RULESET / "rules"),
             "status": "enabled"} in files
     # an excluded file is listed, disabled, with its rules
