@@ -188,6 +188,11 @@ def archived(home: Path) -> list[dict]:
     return events
 
 
+def alerts(home: Path) -> list[dict]:
+    path = home / "logs" / "alerts" / "alerts.json"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
 def gcp_counters(daemon: DaemonProcess) -> dict:
     return daemon.request("control", "status")["counters"]["gcp"]
 

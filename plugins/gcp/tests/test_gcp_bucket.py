@@ -151,6 +151,12 @@ def test_daemon_reads_buckets_and_keeps_checkpoints_across_restarts(storage, sto
         assert gcp_counters(daemon)[missing]["last_error"] == \
             "bucket no-such-bucket-here does not exist"
         assert daemon.request("control", "status")["state"] == "running"
+        # The standalone command sends to the running daemon's queue socket with --home.
+        bucket.blob("cli/1.json").upload_from_string(audit_entry(10))
+        sent = run_cli("bucket", "--bucket", bucket.name, "--type", "json", "--prefix", "cli/",
+                       "--home", str(home), env=env)
+        assert sent.returncode == 0, sent.stderr
+        assert wait_for(lambda: len(archived(home)) == 5, timeout=20)
         assert daemon.terminate()[0] == 0
     finally:
         daemon.kill()
@@ -161,4 +167,5 @@ def test_daemon_reads_buckets_and_keeps_checkpoints_across_restarts(storage, sto
         assert gcp_counters(again)[name]["events"] == 0  # the store kept the checkpoint
     finally:
         again.kill()
-    assert sorted(e["gcp"]["insertId"] for e in archived(home)) == ["id0", "id1", "id2", "id3"]
+    assert sorted(e["gcp"]["insertId"] for e in archived(home)) == ["id0", "id1", "id10", "id2",
+                                                                     "id3"]

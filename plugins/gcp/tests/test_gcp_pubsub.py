@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from gcp_helpers import (PROJECT, archived, daemon_with, fake_key_file, gcp_counters, numbered,
+from gcp_helpers import (PROJECT, alerts, archived, daemon_with, fake_key_file, gcp_counters, numbered,
                          pubsub, pubsub_emulator, run_cli, run_once, stdout_events)
 from wazuhd.testing import wait_for
 from wazuhd_gcp.pubsub import PubSubPullSource
@@ -165,8 +165,15 @@ def test_daemon_keeps_going_past_a_missing_subscription_and_bad_credentials(pubs
               + _subscription_yaml(other, credentials_file=str(key), interval=8))
     daemon = daemon_with(tmp_path / "home", config, {"PUBSUB_EMULATOR_HOST": pubsub.host}).start()
     try:
-        pubsub.publish(topic, numbered(50))
+        pubsub.publish(topic, numbered(49))
+        pubsub.publish(topic, [json.dumps({
+            "severity": "NOTICE", "protoPayload": {
+                "methodName": "SetIamPolicy", "resourceName": "projects/p",
+                "authenticationInfo": {"principalEmail": "mallory@example.com"}}}).encode()])
         assert wait_for(lambda: len(archived(daemon.home)) == 50, timeout=30)
+        # Our starter rules are loaded through the wazuhd_ruleset hook.
+        assert wait_for(lambda: any(alert["rule"]["id"] == "194010"
+                                    for alert in alerts(daemon.home)), timeout=10)
         missing = f"gcp-pubsub:{PROJECT}/no-such-subscription"
         bad_key = f"gcp-pubsub:{PROJECT}/{other}"
         # Retried with backoff (1 s, then 2 s): at least two failed runs each.
