@@ -5,6 +5,7 @@ speaking the token endpoint, the query endpoint and Graph collections (paging wi
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 from azure_helpers import (CLIENT_ID, SECRET, TENANT, ago, app_entry, graph_time,  # noqa: F401
@@ -49,11 +50,29 @@ def test_log_analytics_reads_each_row_once(microsoft, tmp_path):
         {**rows[0], "TimeGenerated": newest, "OperationId": "same-time"},
         activity_row(ago(seconds=5), "Microsoft.Storage/storageAccounts/listKeys/action",
                      OperationId="newer")]
+    asked = len(apis.queries)
     lines, stats, failure = run_source(source, state)
     assert failure is None
     assert sorted(json.loads(line)["OperationId"] for line in lines) == ["newer", "same-time"]
-    assert f"TimeGenerated >= datetime({newest})" in apis.queries[-1]
+    assert f"TimeGenerated >= datetime({newest})" in apis.queries[asked]
     assert run_source(source, state)[0] == []
+
+
+def test_log_analytics_reads_a_backlog_a_day_at_a_time(microsoft, tmp_path):
+    apis, _, _ = microsoft
+    workspace = unique("ws-")
+    rows = [activity_row(ago(hours=70 - i), "op", OperationId=f"op-{i}") for i in range(0, 70, 7)]
+    apis.tables[workspace] = {"AzureActivity": rows}
+    asked = len(apis.queries)
+    lines, stats, failure = run_source(la_source(microsoft, workspace, time_offset="3d"),
+                                       tmp_path / "state.json")
+    assert failure is None
+    assert [json.loads(line)["OperationId"] for line in lines] == [r["OperationId"] for r in rows]
+    queries = apis.queries[asked:]
+    assert len(queries) == 3  # three days, one query each
+    # Each query starts where the one before ended.
+    bounds = [re.findall(r"datetime\(([^)]+)\)", query) for query in queries]
+    assert all(bounds[i][1] == bounds[i + 1][0] for i in range(len(bounds) - 1))
 
 
 def test_log_analytics_throttling_server_errors_and_expired_tokens(microsoft, tmp_path):

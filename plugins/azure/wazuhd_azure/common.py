@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import trio
 
@@ -66,6 +66,21 @@ def window_start(only_logs_after: str | None, time_offset: str | None,
     if time_offset:
         bounds.append(now - parse_offset(time_offset))
     return from_timestamp(max(bounds)) if bounds else None
+
+
+def slices(lower: str, upper: str, span: float) -> list[tuple[str, str]]:
+    """[lower, upper) (canonical times) cut into consecutive pieces of at most ``span``
+    seconds, so that a long backlog is read, emitted and committed a piece at a time;
+    one piece when there is no lower bound."""
+    if not lower:
+        return [("", upper)]
+    start, end = parse_time(lower), parse_time(upper)
+    pieces = []
+    while start < end:
+        stop = min(end, start + timedelta(seconds=span))
+        pieces.append((iso(start), iso(stop)))
+        start = stop
+    return pieces
 
 
 @dataclass

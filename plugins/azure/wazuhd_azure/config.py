@@ -40,6 +40,8 @@ _APP = {
     "ingestion_delay": {"type": "number", "minimum": 0, "default": 60,
                         "description": "Seconds records take to become queryable: the window "
                                        "ends this long before now."},
+    "max_window": {"type": "number", "exclusiveMinimum": 0, "default": 86400,
+                   "description": "A longer backlog is read this many seconds at a time."},
 }
 
 STORAGE = {"type": "object", "required": ["container"], "properties": {
@@ -109,7 +111,8 @@ def log_analytics_source(entry: dict, interval: float) -> LogAnalyticsSource:
         endpoint=entry.get("endpoint") or LOG_ANALYTICS_ENDPOINT, scope=entry.get("scope"),
         tag=entry.get("tag") or "azure-log-analytics", only_logs_after=entry.get("only_logs_after"),
         time_offset=entry.get("time_offset"), ingestion_delay=entry.get("ingestion_delay", 60),
-        interval=entry.get("interval") or interval, http=http_settings(entry)))
+        max_window=entry.get("max_window", 86400), interval=entry.get("interval") or interval,
+        http=http_settings(entry)))
 
 
 def graph_source(entry: dict, interval: float) -> GraphSource:
@@ -119,7 +122,7 @@ def graph_source(entry: dict, interval: float) -> GraphSource:
         time_field=entry.get("time_field"), endpoint=entry.get("endpoint") or GRAPH_ENDPOINT,
         version=entry.get("version") or "v1.0", scope=entry.get("scope"),
         only_logs_after=entry.get("only_logs_after"), time_offset=entry.get("time_offset"),
-        ingestion_delay=entry.get("ingestion_delay", 60),
+        ingestion_delay=entry.get("ingestion_delay", 60), max_window=entry.get("max_window", 86400),
         interval=entry.get("interval") or interval, http=http_settings(entry)))
 
 

@@ -9,8 +9,10 @@ Intune), as the Wazuh ruleset expects them.
   ms-graph's events: ``{"integration": "ms-graph", "ms-graph": {record...,
   "resource": ..., "relationship": ...}}``.
 
-Each run reads the window [checkpoint, now - ingestion_delay) through every
-``@odata.nextLink`` page, then emits in time order, committing as it goes.
+Each run reads the window [checkpoint, now - ingestion_delay), ``max_window``
+seconds at a time: every ``@odata.nextLink`` page of a piece, then its records in
+time order, committing as it goes (Graph pages are not in time order, so a piece
+is held in memory until its last page).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 
 from wazuhd.collect import CollectError, Run, Source
 from wazuhd_azure.common import (AZURE_LOCATION, MS_GRAPH_LOCATION, Watermark, emit_and_commit,
-                                 from_timestamp, iso, parse_time, window_start)
+                                 from_timestamp, iso, parse_time, slices, window_start)
 from wazuhd_azure.rest import AppCredentials, HttpSettings, RestClient, TokenProvider
 
 DEFAULT_ENDPOINT = "https://graph.microsoft.com"
@@ -58,6 +60,7 @@ class GraphSettings:
     only_logs_after: str | None = None
     time_offset: str | None = None
     ingestion_delay: float = 60.0
+    max_window: float = 86400.0
     interval: float = 600.0
     http: HttpSettings = field(default_factory=HttpSettings)
 
@@ -104,17 +107,22 @@ class GraphSource(Source):
     async def collect(self, run: Run) -> None:
         settings = self.settings
         mark = Watermark.from_checkpoint(await run.checkpoint())
-        start = window_start(settings.only_logs_after, settings.time_offset)
+        now = time.time()
+        start = window_start(settings.only_logs_after, settings.time_offset, now)
         lower = max(mark.time, iso(start) if start else "")
-        upper = iso(from_timestamp(time.time() - settings.ingestion_delay))
-        if lower and lower >= upper:
-            return
+        upper = iso(from_timestamp(now - settings.ingestion_delay))
+        async with RestClient(self.tokens, settings.http, settings.endpoint) as client:
+            for first, last in slices(lower, upper, settings.max_window):
+                await self._read_window(run, client, mark, first, last)
+
+    async def _read_window(self, run: Run, client: RestClient, mark: Watermark,
+                           lower: str, upper: str) -> None:
+        """Every page of [lower, upper), then the records not read yet in time order."""
         flt = f"{self.time_field} lt {upper}"
         if lower:
             flt = f"{self.time_field} ge {lower} and {flt}"
-        records = await self._read_pages(run, {"$filter": flt})
         pending = []
-        for record in records:
+        for record in await self._read_pages(run, client, {"$filter": flt}):
             when, ident = self._position(run, record)
             if when is not None and mark.is_new(when, ident):
                 pending.append((when, ident, record))
@@ -126,21 +134,20 @@ class GraphSource(Source):
             await emit_and_commit(run, [self.event(record) for _, _, record in batch], "",
                                   mark.as_checkpoint(), location=self.location)
 
-    async def _read_pages(self, run: Run, params: dict) -> list[dict]:
+    async def _read_pages(self, run: Run, client: RestClient, params: dict) -> list[dict]:
         records: list[dict] = []
         url: str | None = self.url
         pages = 0
-        async with RestClient(self.tokens, self.settings.http, self.settings.endpoint) as client:
-            while url:
-                pages += 1
-                page = await client.request(run, "GET", url, params=params,
-                                            what=f"graph {self.settings.path} (page {pages})")
-                value = page.get("value") if isinstance(page, dict) else None
-                if not isinstance(value, list):
-                    raise CollectError(f"graph {self.settings.path}: page {pages} holds no "
-                                       f'"value" array')
-                records.extend(value)
-                url, params = page.get("@odata.nextLink"), None
+        while url:
+            pages += 1
+            page = await client.request(run, "GET", url, params=params,
+                                        what=f"graph {self.settings.path} (page {pages})")
+            value = page.get("value") if isinstance(page, dict) else None
+            if not isinstance(value, list):
+                raise CollectError(f"graph {self.settings.path}: page {pages} holds no "
+                                   f'"value" array')
+            records.extend(value)
+            url, params = page.get("@odata.nextLink"), None
         run.count("pages", pages)
         return records
 

@@ -2,8 +2,9 @@
 
 The window runs from the checkpoint (or ``only_logs_after`` / ``time_offset``)
 to now minus ``ingestion_delay``, since Log Analytics makes records queryable
-some time after their ``TimeGenerated``. Rows come sorted by time; rows have no
-id, so those already read at the checkpoint's time are known by a digest.
+some time after their ``TimeGenerated``; a longer backlog is queried
+``max_window`` seconds at a time (a query answers at most 500,000 rows). Rows
+have no id, so those already read at the checkpoint's time are known by a digest.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import quote
 
 from wazuhd.collect import CollectError, Run, Source
 from wazuhd_azure.common import (AZURE_LOCATION, Watermark, emit_and_commit, from_timestamp,
-                                 iso, parse_time, window_start)
+                                 iso, parse_time, slices, window_start)
 from wazuhd_azure.rest import AppCredentials, HttpSettings, RestClient, TokenProvider
 
 DEFAULT_ENDPOINT = "https://api.loganalytics.io"
@@ -37,6 +38,7 @@ class LogAnalyticsSettings:
     only_logs_after: str | None = None
     time_offset: str | None = None
     ingestion_delay: float = 60.0
+    max_window: float = 86400.0
     interval: float = 600.0
     http: HttpSettings = field(default_factory=HttpSettings)
 
@@ -84,15 +86,20 @@ class LogAnalyticsSource(Source):
     async def collect(self, run: Run) -> None:
         settings = self.settings
         mark = Watermark.from_checkpoint(await run.checkpoint())
-        start = window_start(settings.only_logs_after, settings.time_offset)
-        lower = max(mark.time, iso(start) if start else "") or None
-        upper = iso(from_timestamp(time.time() - settings.ingestion_delay))
-        if lower and lower >= upper:
-            return
-        what = f"workspace {settings.workspace}"
+        now = time.time()
+        start = window_start(settings.only_logs_after, settings.time_offset, now)
+        lower = max(mark.time, iso(start) if start else "")
+        upper = iso(from_timestamp(now - settings.ingestion_delay))
         async with RestClient(self.tokens, settings.http, settings.endpoint) as client:
-            answer = await client.request(run, "POST", self.url, what=what,
-                                          json={"query": build_query(settings.query, lower, upper)})
+            for first, last in slices(lower, upper, settings.max_window):
+                await self._read_window(run, client, mark, first, last)
+
+    async def _read_window(self, run: Run, client: RestClient, mark: Watermark,
+                           lower: str, upper: str) -> None:
+        """Query [lower, upper), emit the rows not read yet in time order, commit."""
+        what = f"workspace {self.settings.workspace}"
+        answer = await client.request(run, "POST", self.url, what=what, json={
+            "query": build_query(self.settings.query, lower or None, upper)})
         rows = rows_of(answer)
         run.count("rows", len(rows))
         pending = []
@@ -113,6 +120,6 @@ class LogAnalyticsSource(Source):
             batch = pending[first:first + BATCH_ROWS]
             for when, ident, _ in batch:
                 mark.advance(when, ident)
-            events = [{**row, "azure_tag": "azure-log-analytics", "log_analytics_tag": settings.tag}
-                      for _, _, row in batch]
+            events = [{**row, "azure_tag": "azure-log-analytics",
+                       "log_analytics_tag": self.settings.tag} for _, _, row in batch]
             await emit_and_commit(run, events, "", mark.as_checkpoint())
