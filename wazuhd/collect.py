@@ -334,6 +334,12 @@ class Run:
             raise failure[0]
         return sent[0] if sent else 0
 
+    def error(self, message: str) -> None:
+        """A failure the source recovers from by itself (a lost connection it opens
+        again): counted and shown as the last error while the run goes on."""
+        self.stats.errors += 1
+        self.stats.last_error, self.stats.last_error_at = message, time.time()
+
     def warn(self, message: str) -> None:
         """Something was skipped but the run goes on (a corrupt object with skip_on_error)."""
         self.stats.warnings += 1

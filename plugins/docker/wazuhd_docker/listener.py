@@ -261,8 +261,7 @@ class EventsSource(Source):
                 position.advance(event)
                 records.append({"integration": "docker", "docker": event})
         if records:
-            await run.emit(records)
-            await run.commit(POSITION_KEY, position.as_checkpoint())
+            await run.deliver(records, POSITION_KEY, position.as_checkpoint())
 
     # -- state changes, logged once each -------------------------------------------------------
 
@@ -272,8 +271,7 @@ class EventsSource(Source):
                       logging.INFO)
 
     def _failed(self, run: Run, message: str) -> None:
-        run.stats.errors += 1
-        run.stats.last_error, run.stats.last_error_at = message, time.time()
+        run.error(message)
         self._changed(run, "unreachable", f"{message}; retrying (every {self.interval:g} s, "
                       f"backing off to {self.max_backoff:g} s)", logging.ERROR)
 
