@@ -110,3 +110,11 @@ def test_deadline_exceeded_names_the_subscription(tmp_path, monkeypatch, capsys)
         silent.close()
     assert "gcp-pubsub:p/s: subscription projects/p/subscriptions/s: deadline exceeded" \
         in capsys.readouterr().err
+
+
+def test_an_impossible_day_is_named_with_its_key():
+    checked = validate([config.SECTION], {"gcp": {"buckets": [
+        {"bucket_name": "b", "type": "json", "only_logs_after": "2024-XYZ-01"}]}},
+        origin="wazuhd.yaml")
+    with pytest.raises(ValueError, match=r"gcp.buckets\[0\].only_logs_after: invalid date"):
+        config.sources(checked["gcp"])

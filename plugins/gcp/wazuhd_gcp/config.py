@@ -59,8 +59,11 @@ SECTION = ConfigSection("gcp", description="Google Cloud: Pub/Sub subscriptions 
 def sources(section: dict) -> list[Source]:
     """Every configured subscription and bucket, as collect sources."""
     found: list[Source] = [PubSubSource(**subscription) for subscription in section["pubsub"]]
-    for bucket in section["buckets"]:
+    for number, bucket in enumerate(section["buckets"]):
         after = bucket["only_logs_after"]
-        found.append(BucketSource(**{**bucket, "only_logs_after":
-                                     parse_date(after) if after else None}))
+        try:
+            when = parse_date(after) if after else None
+        except ValueError as exc:
+            raise ValueError(f"gcp.buckets[{number}].only_logs_after: {exc}") from None
+        found.append(BucketSource(**{**bucket, "only_logs_after": when}))
     return found
