@@ -169,3 +169,16 @@ def test_daemon_reads_buckets_and_keeps_checkpoints_across_restarts(storage, sto
         again.kill()
     assert sorted(e["gcp"]["insertId"] for e in archived(home)) == ["id0", "id1", "id10", "id2",
                                                                      "id3"]
+
+
+def test_a_corrupt_object_is_skipped_with_a_warning_and_the_rest_read(storage, tmp_path,
+                                                                      capsys, caplog):
+    bucket = new_bucket(storage)
+    bucket.blob("logs/1.json.gz").upload_from_string(b"\x1f\x8b\x08\x00broken gzip")
+    bucket.blob("logs/2.json").upload_from_string(audit_entry(2))
+    state = tmp_path / "state.json"
+    code, events = run_once(BucketSource(bucket_name=bucket.name, type="json"), state)
+    assert (code, [e["gcp"]["insertId"] for e in events]) == (0, ["id2"])
+    assert f"bucket {bucket.name}: object logs/1.json.gz cannot be read" in caplog.text
+    assert "1 events, 2 objects, 1 unreadable_objects, 1 skipped" in capsys.readouterr().err
+    assert run_once(BucketSource(bucket_name=bucket.name, type="json"), state) == (0, [])

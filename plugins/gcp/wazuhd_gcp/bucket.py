@@ -10,6 +10,7 @@ object's events were emitted, then the object is removed if
 from __future__ import annotations
 
 import logging
+import zlib
 from datetime import datetime, timezone
 
 import trio
@@ -131,7 +132,7 @@ class BucketSource(Source):
                 if len(batch) >= BATCH:
                     await run.emit(batch)
                     batch = []
-        except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
+        except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip stream
             await run.emit(batch)
             run.count("unreadable_objects")
             run.warn(f"{self.where}: object {name} cannot be read ({exc}); skipped")

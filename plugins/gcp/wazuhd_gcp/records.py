@@ -43,7 +43,7 @@ def pubsub_event(data: bytes, attributes, message_id: str,
 
 
 def unreadable(text: str, object_name: str, line: int) -> dict:
-    """A log line that does not parse, sent as it is with its object and line number."""
+    """A log line that does not parse, sent as text with its object and line number."""
     return event({"message": text, "object": object_name, "line": line})
 
 
