@@ -6,11 +6,13 @@ import json
 from collections import Counter
 
 import pytest
+import trio
 
-from gcp_helpers import (PROJECT, alerts, archived, daemon_with, fake_key_file, gcp_counters, numbered,
-                         pubsub, pubsub_emulator, run_cli, run_once, stdout_events)
+from gcp_helpers import (PROJECT, alerts, archived, daemon_with, fake_key_file, gcp_counters,
+                         numbered, pubsub, pubsub_emulator, run_cli, run_once, stdout_events)
+from wazuhd import collect
 from wazuhd.testing import wait_for
-from wazuhd_gcp.pubsub import PubSubPullSource
+from wazuhd_gcp.pubsub import PubSubPullSource, PubSubSource
 
 __all__ = ["pubsub", "pubsub_emulator"]  # fixtures used by name below
 
@@ -91,6 +93,11 @@ def test_standalone_invalid_credentials_file_is_named_never_quoted(pubsub, tmp_p
 # -- inside the daemon -----------------------------------------------------------------------
 
 
+class DiscardSink(collect.Sink):
+    async def send(self, events):
+        pass
+
+
 def _subscription_yaml(subscription: str, **options) -> str:
     lines = [f"    - project_id: {PROJECT}", f"      subscription_name: {subscription}"]
     lines += [f"      {key}: {json.dumps(value)}" for key, value in options.items()]
@@ -124,6 +131,36 @@ def test_daemon_streams_ten_thousand_messages_exactly_once(pubsub, tmp_path):
     assert [(t["message"], t["attributes"]) for t in text] == [("\ufffd\ufffd not JSON",
                                                               {"kind": "binary"})]
     assert pubsub.leftover(subscription) == []  # nothing left unacknowledged
+
+
+def test_a_stream_whose_subscription_is_deleted_fails_with_its_name(pubsub, tmp_path):
+    """What schedule() then counts and retries with backoff."""
+    topic, subscription = pubsub.subscription()
+    pubsub.publish(topic, numbered(100))
+    source = PubSubSource(project_id=PROJECT, subscription_name=subscription)
+    stats = collect.SourceStats()
+    failures = []
+
+    async def collect_until_it_fails():
+        checkpoints = collect.FileCheckpoints(tmp_path / "state.json")
+        try:
+            await collect.run_once(source, DiscardSink(), checkpoints, stats)
+        except collect.CollectError as exc:
+            failures.append(str(exc))
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(collect_until_it_fails)
+            with trio.fail_after(30):
+                while stats.extra.get("acknowledged", 0) < 100:
+                    await trio.sleep(0.05)
+            await trio.to_thread.run_sync(lambda: pubsub.subscriber.delete_subscription(
+                subscription=f"projects/{PROJECT}/subscriptions/{subscription}"))
+
+    trio.run(main)
+    assert failures == [f"subscription projects/{PROJECT}/subscriptions/{subscription} "
+                        f"does not exist"]
+    assert (stats.errors, stats.state, stats.events) == (1, "failing", 100)
 
 
 @pytest.mark.slow  # 20-60 s: the emulator hands a stream's whole backlog to it at once, and
