@@ -248,13 +248,10 @@ class S3Source(Source):
                     for index, obj in enumerate(batch):
                         nursery.start_soon(fetch, index, obj)
                 for obj, outcome in zip(batch, outcomes):
-                    await self._deliver(run, obj, outcome)
-                    # Shielded: a stop between handing the events over and recording it
-                    # would make the next run send this object again.
-                    with trio.CancelScope(shield=True):
-                        await run.commit(checkpoint_key, {
-                            "key": obj["Key"],
-                            "timestamp": obj["LastModified"].astimezone(timezone.utc).isoformat()})
+                    await run.deliver(self._events(run, obj, outcome), checkpoint_key, {
+                        "key": obj["Key"],
+                        "timestamp": obj["LastModified"].astimezone(timezone.utc).isoformat()},
+                        location=self.location)
                     if self.options.remove_from_bucket:
                         await self._remove(run, s3, obj["Key"])
             if not page.get("IsTruncated"):
@@ -313,7 +310,9 @@ class S3Source(Source):
                 out.append(text)
         return out, discarded, oversized
 
-    async def _deliver(self, run: Run, obj: dict, outcome) -> None:
+    def _events(self, run: Run, obj: dict, outcome) -> list[str]:
+        """The events of one fetched object (none when it is skipped); raises what stops
+        the run before the object."""
         where = f"s3://{self.options.name}/{obj['Key']}"
         status, detail = outcome
         if status == "fail":
@@ -321,19 +320,19 @@ class S3Source(Source):
         if status == "gone":
             run.count("skipped_objects")
             run.warn(f"{where}: {detail}")
-            return
+            return []
         if status == "error":
             if not self.options.skip_on_error:
                 raise CollectError(f"{where}: {detail} (skip_on_error is off: the checkpoint "
                                    f"stays before this object)")
             run.count("skipped_objects")
             run.warn(f"{where}: {detail}; skipped (skip_on_error)")
-            return
+            return []
         texts, discarded, oversized = detail
         for size in oversized:
             run.warn(f"{where}: an event of {size} bytes is longer than the queue accepts "
                      f"({shaping.MAX_EVENT_SIZE}); skipped")
         if discarded:
             run.count("discarded", discarded)
-        await run.emit(texts, location=self.location)
         run.count("objects")
+        return texts

@@ -129,11 +129,10 @@ class CloudWatchSource(Source):
                              f"accepts; skipped")
                     continue
                 messages.append(event["message"])
-            await run.emit(messages, location=self.location)
             token = page.get("nextForwardToken")
-            with trio.CancelScope(shield=True):  # sent and not recorded would be sent twice
-                await run.commit(key, {"token": token, "last_timestamp": newest,
-                                       "start_time": arguments.get("startTime")})
+            await run.deliver(messages, key, {"token": token, "last_timestamp": newest,
+                                              "start_time": arguments.get("startTime")},
+                              location=self.location)
             if not page.get("events") or token == arguments.get("nextToken"):
                 break
             arguments["nextToken"] = token  # startTime stays: the token continues that query

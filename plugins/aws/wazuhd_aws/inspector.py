@@ -102,11 +102,11 @@ class InspectorSource(Source):
                 run.count("discarded")
                 continue
             texts.append(shaping.encode(finding_event(finding)))
-        await run.emit(texts, location=self.location)
         newest = max(_utc(f.get("updatedAt") or f.get("lastObservedAt") or since) for f in fresh)
         ids = {f.get("findingArn") for f in fresh
                if _utc(f.get("updatedAt") or f.get("lastObservedAt") or since) == newest}
         if newest == since:
             ids |= seen_at_since
-        await run.commit(region, {"updated_at": newest.isoformat(),
-                                  "ids": sorted(i for i in ids if i)})
+        await run.deliver(texts, region, {"updated_at": newest.isoformat(),
+                                          "ids": sorted(i for i in ids if i)},
+                          location=self.location)
