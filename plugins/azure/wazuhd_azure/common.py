@@ -9,9 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-import trio
-
-from wazuhd.collect import Run, parse_date
+from wazuhd.collect import parse_date
 from wazuhd.logs import mask_secrets
 
 #: The event location Wazuh's azure-logs module sends with (and the ms-graph module's).
@@ -117,39 +115,3 @@ def redact(text: str, secrets: list[str | None]) -> str:
         if secret:
             text = text.replace(secret, "****")
     return mask_secrets(text)
-
-
-#: Seconds a stop waits for a batch being handed over and its checkpoint.
-HANDOVER_GRACE = 5.0
-
-
-async def emit_and_commit(run: Run, events: list, key: str, checkpoint: dict,
-                          location: str | None = None) -> None:
-    """Emit a batch, then move the checkpoint over it. A stop (SIGTERM, daemon
-    shutdown) that comes meanwhile waits for both, at most ``HANDOVER_GRACE`` seconds,
-    so that a restart neither re-reads a batch that was handed over nor skips one that
-    was not. Backpressure while running is waited out for as long as it lasts."""
-    handover = trio.CancelScope(shield=True)
-    done = trio.Event()
-    failure: Exception | None = None
-
-    async def hand_over():
-        nonlocal failure
-        try:
-            with handover:
-                await run.emit(events, location=location)
-                await run.commit(key, checkpoint)
-        except Exception as exc:  # noqa: BLE001 - raised again below, outside the nursery
-            failure = exc
-        finally:
-            done.set()
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(hand_over)
-        try:
-            await done.wait()
-        except trio.Cancelled:
-            handover.deadline = trio.current_time() + HANDOVER_GRACE
-            raise
-    if failure is not None:
-        raise failure

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from wazuhd.collect import CollectError, Run, Source
-from wazuhd_azure.common import (AZURE_LOCATION, MS_GRAPH_LOCATION, Watermark, emit_and_commit,
+from wazuhd_azure.common import (AZURE_LOCATION, MS_GRAPH_LOCATION, Watermark,
                                  from_timestamp, iso, parse_time, slices, window_start)
 from wazuhd_azure.rest import AppCredentials, HttpSettings, RestClient, TokenProvider
 
@@ -131,8 +131,8 @@ class GraphSource(Source):
             batch = pending[first:first + BATCH_RECORDS]
             for when, ident, _ in batch:
                 mark.advance(when, ident)
-            await emit_and_commit(run, [self.event(record) for _, _, record in batch], "",
-                                  mark.as_checkpoint(), location=self.location)
+            await run.deliver([self.event(record) for _, _, record in batch], "",
+                              mark.as_checkpoint(), location=self.location)
 
     async def _read_pages(self, run: Run, client: RestClient, params: dict) -> list[dict]:
         records: list[dict] = []

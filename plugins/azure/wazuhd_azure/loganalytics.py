@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from wazuhd.collect import CollectError, Run, Source
-from wazuhd_azure.common import (AZURE_LOCATION, Watermark, emit_and_commit, from_timestamp,
+from wazuhd_azure.common import (AZURE_LOCATION, Watermark, from_timestamp,
                                  iso, parse_time, slices, window_start)
 from wazuhd_azure.rest import AppCredentials, HttpSettings, RestClient, TokenProvider
 
@@ -122,4 +122,4 @@ class LogAnalyticsSource(Source):
                 mark.advance(when, ident)
             events = [{**row, "azure_tag": "azure-log-analytics",
                        "log_analytics_tag": self.settings.tag} for _, _, row in batch]
-            await emit_and_commit(run, events, "", mark.as_checkpoint())
+            await run.deliver(events, "", mark.as_checkpoint())

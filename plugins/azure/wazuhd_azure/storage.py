@@ -20,7 +20,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import ContainerClient
 
 from wazuhd.collect import CollectError, Run, Source
-from wazuhd_azure.common import (AZURE_LOCATION, Watermark, emit_and_commit, iso, redact,
+from wazuhd_azure.common import (AZURE_LOCATION, Watermark, iso, redact,
                                  window_start)
 
 CONTENT_TYPES = ("json_file", "json_inline", "text")
@@ -218,7 +218,7 @@ class StorageSource(Source):
             for (when, name), result in zip(batch, results):
                 events.extend(self._events(run, name, result))
                 mark.advance(when, name)
-            await emit_and_commit(run, events, "", mark.as_checkpoint())
+            await run.deliver(events, "", mark.as_checkpoint())
             run.count("blobs", len(batch))
 
     def _events(self, run: Run, name: str, result) -> list[dict | str]:
