@@ -108,10 +108,9 @@ class BucketSource(Source):
         except api.NotFound:
             run.warn(f"{self.where}: object {blob.name} was removed before it was read")
             data = None
-        if data is not None:
-            await self._emit(run, blob.name, data)
+        last_batch = await self._emit(run, blob.name, data) if data is not None else []
         position = _advance(position, blob)
-        await run.commit(self.prefix, position)
+        await run.deliver(last_batch, self.prefix, position)
         run.count("objects")
         if self.remove_from_bucket and data is not None:
             try:
@@ -123,7 +122,9 @@ class BucketSource(Source):
                          f"{auth.explain(exc, 'delete')}")
         return position
 
-    async def _emit(self, run: Run, name: str, data: bytes) -> None:
+    async def _emit(self, run: Run, name: str, data: bytes) -> list:
+        """Emit an object's records but the last batch, which is returned to be handed
+        over with the object's checkpoint."""
         batch, unreadable = [], 0
         try:
             for record, readable in self.parse(data, name):
@@ -133,15 +134,14 @@ class BucketSource(Source):
                     await run.emit(batch)
                     batch = []
         except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip stream
-            await run.emit(batch)
             run.count("unreadable_objects")
             run.warn(f"{self.where}: object {name} cannot be read ({exc}); skipped")
-            return
-        await run.emit(batch)
+            return batch
         if unreadable:
             run.count("unreadable", unreadable)
             log.warning("%s: %s: %d record(s) of %s do not parse as %s; sent as text",
                         self.name, self.where, unreadable, name, self.type)
+        return batch
 
 
 def _advance(position: dict | None, blob) -> dict:
