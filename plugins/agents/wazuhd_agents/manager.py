@@ -23,6 +23,7 @@ from wazuhd import __version__ as WAZUHD_VERSION
 from wazuhd.config import ConfigError, load as load_config, validate as validate_config
 from wazuhd.errors import WazuhError
 from wazuhd.home import write_atomic
+from wazuhd.logs import mask_secrets
 from wazuhd.query import Field, Query, Schema, apply
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult
@@ -33,7 +34,6 @@ from wazuhd_agents.db import VERSION
 LEVELS = ("critical", "debug", "debug2", "error", "info", "warning")
 _LINE = re.compile(r"^(\d{4})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2}) (\S+?)(?:\[\d+\])?(?: ([\w.\-]+))?: "
                    r"(DEBUG|INFO|WARNING|ERROR|CRITICAL): (.*)$")
-_SECRET_KEYS = re.compile(r"pass|secret|token|key", re.I)
 LOG_SCHEMA = Schema([Field("timestamp"), Field("tag"), Field("level"), Field("description")], id_field=None)
 
 
@@ -63,14 +63,6 @@ async def get_info(rbac, *, home: Path, uuid: str | None = None) -> AffectedItem
                 "Basic information was successfully read")
 
 
-def _masked(value):
-    if isinstance(value, Mapping):
-        return {k: ("****" if _SECRET_KEYS.search(k) and isinstance(v, str) else _masked(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v) for v in value]
-    return value
-
-
 def _xml(parent: ET.Element, value) -> None:
     for key, item in value.items():
         for one in item if isinstance(item, list) else [item]:
@@ -86,7 +78,7 @@ async def get_configuration(rbac, *, config: Mapping, config_file: Path, section
                             field: str | None = None, raw: bool = False):
     """``GET /manager/configuration``: the running configuration as JSON, per section and field
     (secrets masked); ``raw``: the same as XML, as Wazuh's clients expect (its ossec.conf)."""
-    data = _masked(dict(config))
+    data = mask_secrets(dict(config))
     if raw:
         root = ET.Element("wazuhd_config")
         _xml(root, data)
@@ -164,7 +156,7 @@ async def update_configuration(rbac, content: bytes | str, *, config_file: Path,
 @expose_resources(actions=["manager:read_api_config"], resources=["*:*:*"])
 async def get_api_config(rbac, *, api: Mapping, node: str = "node01") -> AffectedItemsResult:
     """``GET /manager/api/config``: the ``api`` section in use (secrets masked)."""
-    return _one({"node_name": node, "node_api_config": _masked(dict(api))},
+    return _one({"node_name": node, "node_api_config": mask_secrets(dict(api))},
                 "API configuration was successfully read")
 
 

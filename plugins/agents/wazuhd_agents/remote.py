@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from wazuhd.logs import mask_secrets
 from wazuhd.errors import WazuhError, error_for, register_codes
 from wazuhd.rbac import expose_resources
 from wazuhd.results import AffectedItemsResult, WazuhResult
@@ -268,7 +269,6 @@ def _unreachable(status: str, inactive_code: int):
 async def get_agent_config(rbac, agent_list: Sequence[str], *, registry: Registry, config: Mapping,
                            component: str, configuration: str) -> WazuhResult:
     """``GET /agents/{agent_id}/config/{component}/{configuration}``."""
-    from wazuhd_agents.manager import _masked
 
     if configuration not in CONFIGURATIONS.get(component, ()):
         raise error_for(1128, f"{configuration!r} is not a configuration of {component!r}")
@@ -278,7 +278,7 @@ async def get_agent_config(rbac, agent_list: Sequence[str], *, registry: Registr
     section = MANAGER_SECTIONS.get((component, configuration))
     if section is None or section not in config:
         raise error_for(1117, f"wazuhd runs no {component!r} component with a {configuration!r} configuration")
-    return WazuhResult({"data": {configuration: _masked(dict(config[section]))}})
+    return WazuhResult({"data": {configuration: mask_secrets(dict(config[section]))}})
 
 
 @expose_resources(actions=["agent:read"], resources=["agent:id:{agent_list}"],
