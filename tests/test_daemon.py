@@ -8,6 +8,7 @@ import stat
 import subprocess
 import time
 
+from wazuhd.sockets import send_event
 from wazuhd.testing import DaemonProcess, wazuhd_command
 
 
@@ -150,3 +151,22 @@ def test_restart_rereads_the_configuration_in_the_same_process(daemon_factory, h
     assert "wazuhd restarting" in (home / "logs" / "wazuhd.log").read_text()
     code, *_ = daemon.terminate()
     assert code == 0
+
+
+def test_events_left_unanalysed_at_the_drain_deadline_are_counted_in_the_log(
+        daemon_factory, home, example_env):
+    """A stop cannot wait forever for a slow consumer; what it gives up on is said, not hidden."""
+    daemon = daemon_factory(example_env, "daemon:\n  shutdown_timeout: 0.5\nexample:\n"
+                            "  consume_events: true\n  consume_delay: 0.01\n").start()
+    for n in range(500):
+        send_event(daemon.socket("queue"), "1", "burst", f"event {n}")
+    code, _, _, _ = daemon.terminate()
+    assert code == 0
+    consumed = len((home / "example-events").read_text().splitlines())
+    lines = [line for line in (home / "logs" / "wazuhd.log").read_text().splitlines()
+             if "queued events not analysed" in line]
+    assert len(lines) == 1, "expected one line counting the events given up on"
+    given_up = int(lines[0].split("stopped with ")[1].split()[0])
+    # The queued ones are counted; the consumer may hold one more it had begun on.
+    assert given_up > 0 and given_up + consumed in (499, 500)
+    assert "60% of daemon.shutdown_timeout = 0.5 s" in lines[0]

@@ -60,7 +60,7 @@ def test_its_config_errors_name_the_key(home, example_env):
     result = subprocess.run(wazuhd_command("start", "--home", str(home)), capture_output=True,
                             text=True, timeout=30, env={**os.environ, **example_env})
     assert result.returncode == 1
-    assert "example: unknown key 'greting' (expected one of: consume_events, greeting, inbox, inbox_interval, tick)" \
+    assert "example: unknown key 'greting' (expected one of: consume_delay, consume_events, greeting, inbox, inbox_interval, tick)" \
         in result.stderr
 
 

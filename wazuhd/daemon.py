@@ -368,6 +368,11 @@ async def _serve(ctx: Context, stop: trio.Event, shutdown_timeout: float, banner
         # Every input has closed its clone of the channel: the consumer ends once it has
         # analysed what was queued, unless that takes too long.
         pipeline.cancel_scope.deadline = trio.current_time() + shutdown_timeout * 0.6
+    left = receive_events.statistics().current_buffer_used
+    if left:
+        log.error("stopped with %d queued events not analysed (the drain took longer than "
+                  "60%% of daemon.shutdown_timeout = %g s; raise it to wait longer)", left,
+                  shutdown_timeout)
 
 
 async def _consume_events(ctx: Context, receive_events: trio.MemoryReceiveChannel, *,

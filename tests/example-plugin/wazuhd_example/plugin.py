@@ -28,6 +28,8 @@ SECTION = ConfigSection("example", description="The example plugin.", schema={
                      "description": "What the greet command answers."},
         "consume_events": {"type": "boolean", "default": False,
                            "description": "Take over the event channel."},
+        "consume_delay": {"type": "number", "minimum": 0, "default": 0,
+                          "description": "Seconds spent on each event (a slow consumer)."},
         "tick": {"type": "number", "exclusiveMinimum": 0, "default": 0.05},
         "inbox": {"type": ["string", "null"], "default": None,
                   "description": "A folder whose *.log files are pulled, one event per line."},
@@ -146,6 +148,7 @@ def wazuhd_event_consumer(ctx):
         task_status.started()
         async with receive_channel:
             async for event in receive_channel:
+                await trio.sleep(ctx.config["example"]["consume_delay"])
                 State.events.append(event)
                 log_path = ctx.home.root / "example-events"
                 with log_path.open("a") as out:
