@@ -31,8 +31,12 @@ $(STAMP): pyproject.toml $(wildcard http/pyproject.toml plugins/*/pyproject.toml
 run: install
 	$(BIN)/wazuhd start
 
+# Most tests wait on real processes (daemons, engines), so a few more workers than cores
+# pay off; each test file stays on one worker (its module-scoped engines start once).
+TEST_WORKERS ?= 3
+
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
