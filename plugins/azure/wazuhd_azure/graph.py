@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import dataclass, field
 
-from wazuhd.collect import CollectError, Run, Source
-from wazuhd_azure.common import (AZURE_LOCATION, MS_GRAPH_LOCATION, Watermark,
-                                 from_timestamp, iso, parse_time, slices, window_start)
-from wazuhd_azure.rest import AppCredentials, HttpSettings, RestClient, TokenProvider
+from wazuhd.collect import CollectError, Run
+from wazuhd_azure.common import AZURE_LOCATION, MS_GRAPH_LOCATION, Watermark, iso, parse_time
+from wazuhd_azure.rest import (AppCredentials, HttpSettings, RestClient, TokenProvider,
+                               WindowedApiSource)
 
 DEFAULT_ENDPOINT = "https://graph.microsoft.com"
 BATCH_RECORDS = 1000
@@ -80,7 +79,7 @@ class GraphSettings:
         return self.resource is not None
 
 
-class GraphSource(Source):
+class GraphSource(WindowedApiSource):
     def __init__(self, settings: GraphSettings):
         self.settings = settings
         scope = settings.scope or f"{settings.endpoint.rstrip('/')}/.default"
@@ -103,17 +102,6 @@ class GraphSource(Source):
                     "ms-graph": {**record, "resource": settings.resource,
                                  "relationship": settings.relationship}}
         return {**record, "azure_tag": "azure-ad-graph", "azure_aad_tag": settings.tag}
-
-    async def collect(self, run: Run) -> None:
-        settings = self.settings
-        mark = Watermark.from_checkpoint(await run.checkpoint())
-        now = time.time()
-        start = window_start(settings.only_logs_after, settings.time_offset, now)
-        lower = max(mark.time, iso(start) if start else "")
-        upper = iso(from_timestamp(now - settings.ingestion_delay))
-        async with RestClient(self.tokens, settings.http, settings.endpoint) as client:
-            for first, last in slices(lower, upper, settings.max_window):
-                await self._read_window(run, client, mark, first, last)
 
     async def _read_window(self, run: Run, client: RestClient, mark: Watermark,
                            lower: str, upper: str) -> None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from wazuhd.collect import CollectError, Run, Source
-from wazuhd_azure.common import (AZURE_LOCATION, Watermark, from_timestamp,
-                                 iso, parse_time, slices, window_start)
-from wazuhd_azure.rest import AppCredentials, HttpSettings, RestClient, TokenProvider
+from wazuhd.collect import CollectError, Run
+from wazuhd_azure.common import (AZURE_LOCATION, Watermark, 
+                                 iso, parse_time)
+from wazuhd_azure.rest import (AppCredentials, HttpSettings, RestClient, TokenProvider,
+                               WindowedApiSource)
 
 DEFAULT_ENDPOINT = "https://api.loganalytics.io"
 TIME_COLUMN = "TimeGenerated"
@@ -68,7 +68,7 @@ def row_digest(row: dict) -> str:
     return hashlib.sha1(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class LogAnalyticsSource(Source):
+class LogAnalyticsSource(WindowedApiSource):
     def __init__(self, settings: LogAnalyticsSettings):
         self.settings = settings
         scope = settings.scope or f"{settings.endpoint.rstrip('/')}/.default"
@@ -82,17 +82,6 @@ class LogAnalyticsSource(Source):
     def url(self) -> str:
         return (f"{self.settings.endpoint.rstrip('/')}/v1/workspaces/"
                 f"{quote(self.settings.workspace, safe='')}/query")
-
-    async def collect(self, run: Run) -> None:
-        settings = self.settings
-        mark = Watermark.from_checkpoint(await run.checkpoint())
-        now = time.time()
-        start = window_start(settings.only_logs_after, settings.time_offset, now)
-        lower = max(mark.time, iso(start) if start else "")
-        upper = iso(from_timestamp(now - settings.ingestion_delay))
-        async with RestClient(self.tokens, settings.http, settings.endpoint) as client:
-            for first, last in slices(lower, upper, settings.max_window):
-                await self._read_window(run, client, mark, first, last)
 
     async def _read_window(self, run: Run, client: RestClient, mark: Watermark,
                            lower: str, upper: str) -> None:

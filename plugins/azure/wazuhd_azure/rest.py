@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 import httpx
 import trio
 
-from wazuhd.collect import CollectError, Run
-from wazuhd_azure.common import redact
+from wazuhd.collect import CollectError, Run, Source
+from wazuhd_azure.common import (Watermark, from_timestamp, iso, redact, slices,
+                                 window_start)
 
 log = logging.getLogger("wazuhd.azure")
 
@@ -191,3 +192,28 @@ class RestClient:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class WindowedApiSource(Source):
+    """A REST source read by time windows (Log Analytics, Graph): from its watermark
+    (or the configured start) up to now minus ``ingestion_delay``, ``max_window``
+    seconds at a time. Subclasses set ``settings`` and ``tokens`` and implement
+    :meth:`_read_window`."""
+
+    settings: object
+    tokens: TokenProvider
+
+    async def collect(self, run: Run) -> None:
+        settings = self.settings
+        mark = Watermark.from_checkpoint(await run.checkpoint())
+        now = time.time()
+        start = window_start(settings.only_logs_after, settings.time_offset, now)
+        lower = max(mark.time, iso(start) if start else "")
+        upper = iso(from_timestamp(now - settings.ingestion_delay))
+        async with RestClient(self.tokens, settings.http, settings.endpoint) as client:
+            for first, last in slices(lower, upper, settings.max_window):
+                await self._read_window(run, client, mark, first, last)
+
+    async def _read_window(self, run: Run, client: "RestClient", mark: Watermark,
+                           lower: str, upper: str) -> None:
+        raise NotImplementedError
