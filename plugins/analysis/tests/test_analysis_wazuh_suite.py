@@ -129,3 +129,15 @@ def test_rule_trace_agrees_with_the_fast_path(suite_ruleset):
             assert trace[-1][1] == "matched" or any(t[1] == "matched" and t[2] is traced.rule for t in trace)
     text = format_rule_trace(trace)
     assert text.startswith("**Rule debugging:") and "Trying rule: " in text
+
+
+def test_time_rules_look_at_the_time_of_analysis(suite_ruleset):
+    """Wazuh's <time> rules judge when the event is analysed: the suite pins business
+    hours; the same su login analysed at 22:00 is a login outside them (rule 17101)."""
+    import time
+    from wazuhd_analysis.engine import Engine
+    from wazuhd_analysis.inirunner import SUITE_CLOCK
+    line = "Apr 22 17:51:51 enigma su: dcid to root on /dev/ttyp1"
+    night = time.mktime((2024, 1, 10, 22, 0, 0, 0, 0, -1))
+    assert Engine(suite_ruleset).process(line, now=SUITE_CLOCK).rule.id == "5305"
+    assert Engine(suite_ruleset).process(line, now=night).rule.id == "17101"

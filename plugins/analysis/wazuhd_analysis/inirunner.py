@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 
 from .engine import Engine, Ruleset
@@ -78,11 +79,18 @@ def parse_ini(path: str) -> list[IniCase]:
     return cases
 
 
+#: The suite's clock: a Wednesday at noon, local time. Rules with ``<time>`` or
+#: ``<weekday>`` look at the time of analysis, so the suite's verdicts are those of
+#: business hours whenever it runs (e.g. rule 17101 "login during non-business hours").
+SUITE_CLOCK = time.mktime((2024, 1, 10, 12, 0, 0, 0, 0, -1))
+
+
 def run_case(ruleset: Ruleset, case: IniCase) -> CaseResult:
     eng = Engine(ruleset)
     res = None
-    for line in case.lines:
-        res = eng.process(line, case.location, log_format=case.log_format)
+    for index, line in enumerate(case.lines):
+        res = eng.process(line, case.location, log_format=case.log_format,
+                          now=SUITE_CLOCK + index * 0.001)
     rid = res.rule.id if res.rule is not None else ""
     lvl = str(res.rule.level) if res.rule is not None else ""
     dec = res.decoder_name
