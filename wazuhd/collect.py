@@ -417,6 +417,8 @@ def services(ctx, plugin: str, sources: list[Source], *, run_on_start: bool = Tr
              jitter: float = 0.1) -> list[Service]:
     """One daemon service per source, with checkpoints in the store and counters under
     ``counters[plugin]`` in the status. Call it from ``wazuhd_services``."""
+    if not sources:
+        return []  # nothing configured: no services, no empty counters in the status
     checkpoints = StoreCheckpoints(ctx.store.db(DATABASE))
     stats = {source.name: SourceStats() for source in sources}
     if len(stats) != len(sources):
