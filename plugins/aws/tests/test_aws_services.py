@@ -28,6 +28,7 @@ def now_ms() -> int:
 
 
 def cloudwatch(moto, group, **options) -> CloudWatchSource:
+    options.setdefault("regions", [REGION])
     return CloudWatchSource(CloudWatchOptions(aws_log_groups=[group],
                                               access=Access(service_endpoint=moto.endpoint),
                                               **options))
@@ -95,16 +96,22 @@ def test_cloudwatch_remove_log_streams_and_missing_group(moto, tmp_path):
     assert out.messages == ["once"] and out.stats.extra["removed_streams"] == 1
     assert logs.describe_log_streams(logGroupName=group)["logStreams"] == []
     missing = run_source(cloudwatch(moto, "/no/such/group"), tmp_path / "m.json")
-    assert "no log group '/no/such/group'" in str(missing.error)
+    assert f"no log group '/no/such/group' in {REGION}" in str(missing.error)
+    # Without regions every region is looked at, and a group found in none is named.
+    anywhere = run_source(cloudwatch(moto, "/no/such/group", regions=[]), tmp_path / "a.json")
+    assert "no log group '/no/such/group' in any region" in str(anywhere.error)
 
 
 # -- Inspector --------------------------------------------------------------------------
 
 
 def test_inspector_findings_once_each(moto, tmp_path):
+    """Without regions, every region Inspector is offered in is read (here the finding
+    is in eu-west-1), as Wazuh does."""
     moto.reset()
+    region = "eu-west-1"
     updated = datetime.now(timezone.utc).replace(microsecond=0)
-    finding = {"awsAccountId": ACCOUNT, "findingArn": f"arn:aws:inspector2:{REGION}:{ACCOUNT}:finding/f1",
+    finding = {"awsAccountId": ACCOUNT, "findingArn": f"arn:aws:inspector2:{region}:{ACCOUNT}:finding/f1",
                "description": "OpenSSL buffer overflow", "title": "CVE-2024-0001 - openssl",
                "severity": "HIGH", "status": "ACTIVE", "type": "PACKAGE_VULNERABILITY",
                "firstObservedAt": updated.timestamp() - 3600, "lastObservedAt": updated.timestamp(),
@@ -113,7 +120,7 @@ def test_inspector_findings_once_each(moto, tmp_path):
                "resources": [{"id": "i-0abc", "type": "AWS_EC2_INSTANCE"}]}
     requests.post(f"{moto.endpoint}/moto-api/static/inspector2/findings-results", timeout=10,
                   json={"results": [[finding], [finding]], "account_id": ACCOUNT,
-                        "region": REGION}).raise_for_status()
+                        "region": region}).raise_for_status()
     state = tmp_path / "state.json"
     source = InspectorSource(InspectorOptions(access=Access(service_endpoint=moto.endpoint)))
     first = run_source(source, state)

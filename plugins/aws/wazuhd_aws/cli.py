@@ -62,12 +62,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     cloudwatch = kinds.add_parser("cloudwatch", parents=[common], help="read CloudWatch Logs")
     cloudwatch.add_argument("--aws-log-groups", type=_csv, required=True, metavar="G,...")
     cloudwatch.add_argument("--log-stream-prefix", default="", metavar="PREFIX")
-    cloudwatch.add_argument("--regions", type=_csv, default=["us-east-1"], metavar="R,...")
+    cloudwatch.add_argument("--regions", type=_csv, default=[], metavar="R,...",
+                            help="default: every region AWS offers CloudWatch Logs in")
     cloudwatch.add_argument("--only-logs-after", metavar="YYYY-MMM-DD")
     cloudwatch.add_argument("--remove-log-streams", action="store_true")
 
     inspector = kinds.add_parser("inspector", parents=[common], help="read Inspector findings")
-    inspector.add_argument("--regions", type=_csv, default=["us-east-1"], metavar="R,...")
+    inspector.add_argument("--regions", type=_csv, default=[], metavar="R,...",
+                           help="default: every region AWS offers Inspector in")
     inspector.add_argument("--only-logs-after", metavar="YYYY-MMM-DD")
 
     sqs = kinds.add_parser("sqs", parents=[common], help="read objects an SQS queue announces")

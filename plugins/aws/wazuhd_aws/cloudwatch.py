@@ -20,13 +20,14 @@ import trio
 from wazuhd.collect import CollectError, Run, Source
 from wazuhd_aws import events as shaping
 from wazuhd_aws.buckets import start_day
-from wazuhd_aws.session import Access, describe_aws_error, error_code
+from wazuhd_aws.session import Access, available_regions, describe_aws_error, error_code
 
 
 @dataclass
 class CloudWatchOptions:
     aws_log_groups: list[str]
-    regions: list[str] = field(default_factory=lambda: ["us-east-1"])
+    #: Empty: every region AWS offers the service in, as Wazuh reads them.
+    regions: list[str] = field(default_factory=list)
     log_stream_prefix: str = ""
     only_logs_after: str | None = None
     remove_log_streams: bool = False
@@ -41,7 +42,8 @@ class CloudWatchOptions:
 
     @property
     def source_name(self) -> str:
-        return (f"aws-cloudwatchlogs:{','.join(self.aws_log_groups)}:{','.join(self.regions)}"
+        regions = ",".join(self.regions) or "all-regions"
+        return (f"aws-cloudwatchlogs:{','.join(self.aws_log_groups)}:{regions}"
                 + (f":{self.log_stream_prefix}" if self.log_stream_prefix else ""))
 
 
@@ -59,13 +61,25 @@ class CloudWatchSource(Source):
         self.discard = shaping.Discard(options.discard_field, options.discard_regex)
 
     async def collect(self, run: Run) -> None:
-        for region in self.options.regions:
+        regions = self.options.regions or available_regions("logs")
+        found: set[str] = set()
+        for region in regions:
             logs = await trio.to_thread.run_sync(self.options.access.client, "logs", region)
             for group in self.options.aws_log_groups:
-                for stream in await self._streams(logs, group):
+                streams = await self._streams(logs, group)
+                if streams is None:
+                    continue  # not in this region; a group lives in one or a few
+                found.add(group)
+                for stream in streams:
                     await self._read_stream(run, logs, region, group, stream)
+        missing = [group for group in self.options.aws_log_groups if group not in found]
+        if missing:
+            where = ", ".join(regions) if self.options.regions else "any region"
+            raise CollectError(f"CloudWatch Logs: no log group {', '.join(map(repr, missing))} "
+                               f"in {where}")
 
-    async def _streams(self, logs, group: str) -> list[dict]:
+    async def _streams(self, logs, group: str) -> list[dict] | None:
+        """The group's streams (None when the region has no such group)."""
         streams, token = [], None
         while True:
             arguments = {"logGroupName": group}
@@ -77,7 +91,7 @@ class CloudWatchSource(Source):
                 page = await trio.to_thread.run_sync(lambda: logs.describe_log_streams(**arguments))
             except botocore.exceptions.ClientError as exc:
                 if error_code(exc) == "ResourceNotFoundException":
-                    raise CollectError(f"CloudWatch Logs: no log group {group!r}") from exc
+                    return None
                 raise CollectError(f"CloudWatch Logs {group}: cannot list the streams "
                                    f"({describe_aws_error(exc)})") from exc
             streams += page.get("logStreams", [])

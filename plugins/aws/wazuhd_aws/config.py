@@ -103,7 +103,7 @@ def sources(section: dict) -> list[Source]:
             skip_on_error=item.get("skip_on_error", section["skip_on_error"]),
             **_common(item, section))))
     for item in section["services"]:
-        regions = item.get("regions") or ["us-east-1"]
+        regions = item.get("regions") or []  # empty: every region of the service
         if item["type"] == "cloudwatchlogs":
             out.append(CloudWatchSource(CloudWatchOptions(
                 aws_log_groups=item.get("aws_log_groups", []), regions=regions,

@@ -19,14 +19,15 @@ import trio
 from wazuhd.collect import CollectError, Run, Source
 from wazuhd_aws import events as shaping
 from wazuhd_aws.buckets import start_day
-from wazuhd_aws.session import Access, aws_errors, describe_aws_error
+from wazuhd_aws.session import Access, available_regions, aws_errors, describe_aws_error
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass
 class InspectorOptions:
-    regions: list[str] = field(default_factory=lambda: ["us-east-1"])
+    #: Empty: every region AWS offers the service in, as Wazuh reads them.
+    regions: list[str] = field(default_factory=list)
     only_logs_after: str | None = None
     discard_field: str | None = None
     discard_regex: str | None = None
@@ -35,7 +36,7 @@ class InspectorOptions:
 
     @property
     def source_name(self) -> str:
-        return f"aws-inspector:{','.join(self.regions)}"
+        return f"aws-inspector:{','.join(self.regions) or 'all-regions'}"
 
 
 def _utc(value) -> datetime:
@@ -65,7 +66,7 @@ class InspectorSource(Source):
         self.discard = shaping.Discard(options.discard_field, options.discard_regex)
 
     async def collect(self, run: Run) -> None:
-        for region in self.options.regions:
+        for region in self.options.regions or available_regions("inspector2"):
             client = await trio.to_thread.run_sync(self.options.access.client, "inspector2", region)
             await self._read_region(run, client, region)
 

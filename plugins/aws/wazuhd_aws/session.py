@@ -64,6 +64,11 @@ class Access:
                               config=RETRIES)
 
 
+def available_regions(service: str) -> list[str]:
+    """The regions AWS offers ``service`` in (botocore's own endpoint data, offline)."""
+    return boto3.Session().get_available_regions(service)
+
+
 def error_code(exc: BaseException) -> str:
     """AWS's error code of a botocore ClientError ('' for anything else)."""
     if isinstance(exc, botocore.exceptions.ClientError):
