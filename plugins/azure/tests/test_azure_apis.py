@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 
 from azure_helpers import (CLIENT_ID, SECRET, TENANT, ago, app_entry, graph_time,  # noqa: F401
                            microsoft, run_source, unique, wazuhd)
@@ -170,7 +171,8 @@ def test_ms_graph_security_alerts_shape(microsoft, tmp_path):
         for i in range(3)]
     apis.time_fields[path] = "createdDateTime"
     source = config.graph_source(app_entry(origin, ca_file, resource="security",
-                                           relationship="alerts_v2", version=version), 600)
+                                           relationship="alerts_v2", version=version,
+                                           only_future_events=False), 600)
     assert source.name == f"ms-graph:{TENANT}:security/alerts_v2"
     assert source.location == "ms-graph"
     lines, _, failure = run_source(source, tmp_path / "s")
@@ -179,6 +181,30 @@ def test_ms_graph_security_alerts_shape(microsoft, tmp_path):
     assert first.startswith('{"integration":"ms-graph","ms-graph":{')
     event = json.loads(first)["ms-graph"]
     assert (event["id"], event["resource"], event["relationship"]) == ("da0", "security", "alerts_v2")
+
+
+def test_ms_graph_reads_only_future_events_by_default(microsoft, tmp_path):
+    """As Wazuh's ms-graph module: the first run starts at now; later events are read."""
+    apis, origin, ca_file = microsoft
+    version = unique("v")
+    path = f"{version}/security/incidents"
+    apis.collections[path] = [{"id": "old", "createdDateTime": graph_time(ago(hours=2))}]
+    apis.time_fields[path] = "createdDateTime"
+    source = config.graph_source(app_entry(origin, ca_file, resource="security",
+                                           relationship="incidents", version=version), 600)
+    state = tmp_path / "s"
+    lines, _, failure = run_source(source, state)
+    assert failure is None and lines == [] and state.exists()
+    apis.collections[path].append({"id": "new", "createdDateTime": graph_time(ago(seconds=0))})
+    time.sleep(0.01)
+    lines, _, failure = run_source(source, state)
+    assert failure is None and [json.loads(line)["ms-graph"]["id"] for line in lines] == ["new"]
+    # Asked for history (time_offset), the first run reads it.
+    since = config.graph_source(app_entry(origin, ca_file, resource="security",
+                                          relationship="incidents", version=version,
+                                          time_offset="3h"), 600)
+    lines, _, _ = run_source(since, tmp_path / "s2")
+    assert [json.loads(line)["ms-graph"]["id"] for line in lines] == ["old", "new"]
 
 
 def test_graph_refuses_to_follow_a_next_link_elsewhere(microsoft, tmp_path):
@@ -191,7 +217,8 @@ def test_graph_refuses_to_follow_a_next_link_elsewhere(microsoft, tmp_path):
     apis.next_link_origin = "https://attacker.example"
     try:
         source = config.graph_source(app_entry(origin, ca_file, resource="security",
-                                               relationship="incidents", version=version), 600)
+                                               relationship="incidents", version=version,
+                                               only_future_events=False), 600)
         state = tmp_path / "s"
         lines, _, failure = run_source(source, state)
     finally:

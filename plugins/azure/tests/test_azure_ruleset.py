@@ -85,8 +85,8 @@ def events(microsoft, tmp_path_factory):
             for i, (name, record) in enumerate(records.items())]
         apis.time_fields[f"{version}/{path}"] = field
         resource, relationship = path.split("/")
-        where = ({"resource": resource, "relationship": relationship} if resource == "security"
-                 else {"query": path})
+        where = ({"resource": resource, "relationship": relationship,
+                  "only_future_events": False} if resource == "security" else {"query": path})
         source = config.graph_source(app_entry(origin, ca_file, version=version, **where), 60)
         lines, _, failure = run_source(source, state)
         assert failure is None and len(lines) == len(records)

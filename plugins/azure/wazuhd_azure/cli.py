@@ -118,6 +118,8 @@ def _configure_graph(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", default="azure-ad-graph")
     parser.add_argument("--time-field", help="time property to filter on (default per collection)")
     parser.add_argument("--version", default="v1.0")
+    parser.add_argument("--only-future-events", action=argparse.BooleanOptionalAction,
+                        help="the first run reads no history (default: yes for --resource)")
     _app(parser, config.GRAPH_ENDPOINT)
     _window(parser)
 
@@ -125,7 +127,7 @@ def _configure_graph(parser: argparse.ArgumentParser) -> None:
 def _graph_source(args: argparse.Namespace):
     entry = {**_app_entry(args), "query": args.query, "resource": args.resource,
              "relationship": args.relationship, "tag": args.tag, "time_field": args.time_field,
-             "version": args.version}
+             "version": args.version, "only_future_events": args.only_future_events}
     return config.graph_source(entry, interval=0)
 
 

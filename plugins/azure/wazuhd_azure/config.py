@@ -76,6 +76,11 @@ GRAPH = {"type": "object", "required": ["tenant_id", "client_id", "client_secret
     "time_field": {**_TEXT, "description": "The time property to filter on (default per collection)."},
     "endpoint": {"type": "string", "default": GRAPH_ENDPOINT},
     "version": {"type": "string", "default": "v1.0"},
+    "only_future_events": {
+        "type": ["boolean", "null"], "default": None,
+        "description": "The first run reads no history, only later events (unless "
+                       "only_logs_after or time_offset say where to start). Default: yes "
+                       "for an ms-graph resource, as in Wazuh's ms-graph module; no for a query."},
     **_APP, **_WINDOW,
 }}
 
@@ -122,6 +127,8 @@ def graph_source(entry: dict, interval: float) -> GraphSource:
         time_field=entry.get("time_field"), endpoint=entry.get("endpoint") or GRAPH_ENDPOINT,
         version=entry.get("version") or "v1.0", scope=entry.get("scope"),
         only_logs_after=entry.get("only_logs_after"), time_offset=entry.get("time_offset"),
+        only_future_events=(bool(entry.get("resource")) if entry.get("only_future_events") is None
+                            else entry["only_future_events"]),
         ingestion_delay=entry.get("ingestion_delay", 60), max_window=entry.get("max_window", 86400),
         interval=entry.get("interval") or interval, http=http_settings(entry)))
 

@@ -58,6 +58,8 @@ class GraphSettings:
     scope: str | None = None
     only_logs_after: str | None = None
     time_offset: str | None = None
+    #: The first run reads no history, only what comes after it (without a start).
+    only_future_events: bool = False
     ingestion_delay: float = 60.0
     max_window: float = 86400.0
     interval: float = 600.0

@@ -210,6 +210,10 @@ class WindowedApiSource(Source):
         start = window_start(settings.only_logs_after, settings.time_offset, now)
         lower = max(mark.time, iso(start) if start else "")
         upper = iso(from_timestamp(now - settings.ingestion_delay))
+        if not mark.time and start is None and getattr(settings, "only_future_events", False):
+            # First run, no start asked for: history is skipped, as Wazuh's ms-graph does.
+            await run.commit("", Watermark(upper).as_checkpoint())
+            return
         async with RestClient(self.tokens, settings.http, settings.endpoint) as client:
             for first, last in slices(lower, upper, settings.max_window):
                 await self._read_window(run, client, mark, first, last)
