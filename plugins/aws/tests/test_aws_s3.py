@@ -415,3 +415,21 @@ def test_throttling_is_retried_and_expired_credentials_fail_the_run_in_place(
     again = run_source(source(moto, bucket, "cloudtrail", only_logs_after=since), state)
     assert again.error is None
     assert [e["aws"]["log_info"]["log_file"] for e in again.records] == keys
+
+
+def test_the_accounts_alias_is_read_from_iam_unless_configured(moto, tmp_path):
+    iam = moto.client("iam")
+    iam.create_account_alias(AccountAlias="acme-prod")
+    try:
+        bucket = new_bucket(moto)
+        when = days_ago(1)
+        put(moto, bucket, cloudtrail_key(when), cloudtrail_object([cloudtrail_record("RunInstances",
+                                                                                     when=when)]))
+        out = run_source(source(moto, bucket, "cloudtrail", only_logs_after=only_logs_after(when)),
+                         tmp_path / "a.json")
+        assert [e["aws"]["log_info"]["aws_account_alias"] for e in out.records] == ["acme-prod"]
+        configured = run_source(source(moto, bucket, "cloudtrail", aws_account_alias="mine",
+                                       only_logs_after=only_logs_after(when)), tmp_path / "b.json")
+        assert [e["aws"]["log_info"]["aws_account_alias"] for e in configured.records] == ["mine"]
+    finally:
+        iam.delete_account_alias(AccountAlias="acme-prod")

@@ -19,6 +19,7 @@ over, so a crash re-reads at most one object and never skips one.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -31,6 +32,8 @@ from wazuhd.collect import CollectError, Run, Source
 from wazuhd_aws import events as shaping
 from wazuhd_aws import formats
 from wazuhd_aws.session import Access, aws_errors, describe_aws_error, error_code
+
+log = logging.getLogger("wazuhd.aws")
 
 #: Objects fetched and parsed at once (threads); their events are still sent in key order.
 FETCH_WIDTH = 8
@@ -129,16 +132,30 @@ class S3Source(Source):
         self.interval = options.interval
         self.discard = shaping.Discard(options.discard_field, options.discard_regex)
         self.log_type = LOG_TYPES[options.type]
+        self.account_alias = options.aws_account_alias
 
     # -- the run ------------------------------------------------------------------------
 
     async def collect(self, run: Run) -> None:
         s3 = await trio.to_thread.run_sync(self.options.access.client, "s3")
+        if not self.options.aws_account_alias:
+            self.account_alias = await trio.to_thread.run_sync(self._account_alias)
         log_type = self.log_type
         if log_type.name == "guardduty" and not await self._has_awslogs(s3):
             log_type = GUARDDUTY_FIREHOSE
         for prefix in await self._prefixes(s3, log_type):
             await self._read_prefix(run, s3, log_type, prefix)
+
+    def _account_alias(self) -> str:
+        """The credentials' account alias (IAM), as Wazuh puts it in ``log_info``; empty
+        when the account has none or the credentials may not read it."""
+        try:
+            iam = self.options.access.client("iam")
+            aliases = iam.list_account_aliases().get("AccountAliases", [])
+        except aws_errors as exc:
+            log.debug("%s: no account alias (%s)", self.name, describe_aws_error(exc))
+            return ""
+        return aliases[0] if aliases else ""
 
     async def _list(self, s3, **arguments) -> dict:
         try:
@@ -303,7 +320,7 @@ class S3Source(Source):
                 continue
             for shaped in shaping.reshape(record):
                 text = shaping.encode(shaping.wrap(shaped, bucket=self.options.name, log_file=key,
-                                                   account_alias=self.options.aws_account_alias))
+                                                   account_alias=self.account_alias))
                 if len(text) > shaping.MAX_EVENT_SIZE and len(text.encode()) > shaping.MAX_EVENT_SIZE:
                     oversized.append(len(text.encode()))
                     continue
