@@ -232,3 +232,17 @@ async def test_a_handover_stuck_past_the_grace_is_abandoned_unrecorded(tmp_path,
     sink = SlowSink(collect.HANDOVER_GRACE * 10)
     assert await deliver_then_stop(sink, tmp_path) is None
     assert sink.events == []
+
+
+def test_a_source_without_checkpoints_takes_no_state_and_touches_no_store(tmp_path, capsys):
+    parser = argparse.ArgumentParser(parents=[collect.standalone_parent(checkpoints=False)])
+    parser.set_defaults(home=str(tmp_path / "home"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--stdout", "--state", "x.json"])
+    assert "unrecognized arguments: --state" in capsys.readouterr().err
+    write_logs(tmp_path / "logs", a="one")
+    args = parser.parse_args(["--stdout"])
+    for _ in range(2):  # nothing remembered between runs, nothing written
+        assert collect.run_standalone(FolderSource(tmp_path / "logs"), args) == 0
+        assert printed(capsys.readouterr().out)[0]["line"] == "one"
+    assert not (tmp_path / "home").exists()

@@ -156,6 +156,25 @@ class FileCheckpoints(Checkpoints):
         await trio.to_thread.run_sync(write_atomic, self.path, payload, 0o600)
 
 
+class MemoryCheckpoints(Checkpoints):
+    """Checkpoints of one run only, for sources whose position lives elsewhere."""
+
+    def __init__(self):
+        self.data: dict[str, dict[str, dict]] = {}
+
+    async def load(self, source, key):
+        return self.data.get(source, {}).get(key)
+
+    async def save(self, source, key, value):
+        self.data.setdefault(source, {})[key] = value
+
+    async def clear(self, source):
+        return len(self.data.pop(source, {}))
+
+    async def all(self, source):
+        return dict(self.data.get(source, {}))
+
+
 # -- where events go -------------------------------------------------------------------
 
 
@@ -442,24 +461,28 @@ def services(ctx, plugin: str, sources: list[Source], *, run_on_start: bool = Tr
 # -- the standalone runner ---------------------------------------------------------------
 
 
-def standalone_parent() -> argparse.ArgumentParser:
+def standalone_parent(*, checkpoints: bool = True) -> argparse.ArgumentParser:
     """A parent parser for nested subcommands (``wazuhd aws s3``): ``--home``, ``--stdout``,
     ``--state FILE``. A top-level command already has ``--home``: use
-    :func:`add_standalone_arguments` there."""
+    :func:`add_standalone_arguments` there. A source whose position lives elsewhere
+    (Pub/Sub acknowledgements) passes ``checkpoints=False``: no ``--state``."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
-                        help="send to the daemon running on this home, and keep checkpoints "
-                             "in its store (default: $WAZUHD_HOME, else ./var/wazuhd)")
-    add_standalone_arguments(parent)
+                        help="send to the daemon running on this home"
+                             + (", and keep checkpoints in its store" if checkpoints else "")
+                             + " (default: $WAZUHD_HOME, else ./var/wazuhd)")
+    add_standalone_arguments(parent, checkpoints=checkpoints)
     return parent
 
 
-def add_standalone_arguments(parser: argparse.ArgumentParser) -> None:
+def add_standalone_arguments(parser: argparse.ArgumentParser, *,
+                             checkpoints: bool = True) -> None:
     """``--stdout`` and ``--state FILE``, the arguments every standalone collector takes."""
     parser.add_argument("--stdout", action="store_true",
                         help="print one JSON event per line instead of sending them")
-    parser.add_argument("--state", metavar="FILE",
-                        help="keep checkpoints in this JSON file instead of the home's store")
+    if checkpoints:
+        parser.add_argument("--state", metavar="FILE",
+                            help="keep checkpoints in this JSON file instead of the home's store")
 
 
 def parse_date(text: str) -> float:
@@ -477,8 +500,12 @@ def parse_date(text: str) -> float:
 async def _run_standalone(source: Source, args: argparse.Namespace, stream: TextIO,
                           reparse: bool) -> tuple[int, SourceStats, bool]:
     home = Home.at(args.home)
-    checkpoints = (FileCheckpoints(args.state) if args.state
-                   else StoreCheckpoints.of_home(home))
+    if not hasattr(args, "state"):  # the source keeps no checkpoint (standalone_parent)
+        checkpoints: Checkpoints = MemoryCheckpoints()
+    elif args.state:
+        checkpoints = FileCheckpoints(args.state)
+    else:
+        checkpoints = StoreCheckpoints.of_home(home)
     if reparse:
         await checkpoints.clear(source.name)
     if args.stdout:

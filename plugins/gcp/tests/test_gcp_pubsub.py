@@ -26,7 +26,7 @@ def test_standalone_pull_sends_every_message_once_then_finds_none(pubsub, tmp_pa
     pubsub.publish(topic, [b"plain text, not JSON"], origin="syslog-forwarder")
     env = {"PUBSUB_EMULATOR_HOST": pubsub.host}
     args = ["pubsub", "--project", PROJECT, "--subscription", subscription, "--stdout",
-            "--max-messages", "1000", "--state", str(tmp_path / "state.json")]
+            "--max-messages", "1000", "--home", str(tmp_path / "home")]
 
     first = run_cli(*args, env=env)
     assert first.returncode == 0, first.stderr
@@ -41,6 +41,7 @@ def test_standalone_pull_sends_every_message_once_then_finds_none(pubsub, tmp_pa
     assert text[0]["attributes"] == {"origin": "syslog-forwarder"}
     assert text[0]["message_id"]
     assert "251 events, 251 acknowledged, 1 malformed" in first.stderr
+    assert not (tmp_path / "home").exists()  # acknowledgements are the position: no store
 
     source = PubSubPullSource(project_id=PROJECT, subscription_name=subscription)
     assert run_once(source, tmp_path / "state.json") == (0, [])  # all were acknowledged

@@ -32,7 +32,8 @@ def _date(text: str) -> float:
 def configure(parser: argparse.ArgumentParser) -> None:
     kinds = parser.add_subparsers(dest="gcp_command", metavar="SOURCE", required=True)
     parent = collect.standalone_parent()
-    pubsub = kinds.add_parser("pubsub", parents=[parent],
+    # Acknowledgements are a subscription's position: no --state for it.
+    pubsub = kinds.add_parser("pubsub", parents=[collect.standalone_parent(checkpoints=False)],
                               help="pull a Pub/Sub subscription once (acknowledging what is sent)")
     pubsub.add_argument("--project", required=True, help="the subscription's project id")
     pubsub.add_argument("--subscription", required=True, help="the subscription's name")
