@@ -283,7 +283,8 @@ class Source:
     interval: float = 600.0
 
     async def collect(self, run: "Run") -> None:
-        """Pull what is new: ``await run.emit(records)`` then ``await run.commit(...)``."""
+        """Pull what is new and hand each batch over with its position:
+        ``await run.deliver(records, key, value)``."""
         raise NotImplementedError
 
 
