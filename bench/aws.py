@@ -106,7 +106,7 @@ def main() -> None:
                       f"into the daemon's queue ({seconds:.2f} s, process start included)")
 
                 def received():
-                    return daemon.request("control", "status")["counters"]["analysis"]["received"]
+                    return daemon.counters("analysis")["received"]
                 wait_for(lambda: received() >= total, timeout=600)
                 seconds = time.perf_counter() - began
                 print(f"   analysed by the daemon:    {received() / seconds:>9,.0f} records/s "

@@ -120,7 +120,7 @@ def main() -> None:
                       f"into the daemon's queue ({seconds:.2f} s, process start included)")
 
                 def received():
-                    return daemon.request("control", "status")["counters"]["analysis"]["received"]
+                    return daemon.counters("analysis")["received"]
                 wait_for(lambda: received() >= total, timeout=900)
                 seconds = time.perf_counter() - began
                 print(f"   analysed by the daemon:         {received() / seconds:>9,.0f} records/s "
@@ -136,7 +136,7 @@ def main() -> None:
             daemon.start()
             try:
                 def emitted():
-                    return daemon.request("control", "status")["counters"]["azure"][name]["events"]
+                    return daemon.counters("azure")[name]["events"]
                 wait_for(lambda: emitted() >= total, timeout=900)
                 seconds = time.perf_counter() - began
                 print(f"4. azure service in the daemon:    {emitted() / seconds:>9,.0f} records/s "

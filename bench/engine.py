@@ -86,7 +86,7 @@ def end_to_end(rdir: str, lines: list[str], n: int) -> None:
             counters = {}
             while counters.get("received", 0) < n:
                 time.sleep(0.05)
-                counters = daemon.request("control", "status")["counters"]["analysis"]
+                counters = daemon.counters("analysis")
             elapsed = time.perf_counter() - t0
             sender.join()
             print(f"end to end (queue socket -> analysis -> alerts.json): {n} events in "

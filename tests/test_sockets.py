@@ -591,7 +591,7 @@ def test_client_that_does_not_read_its_replies_is_disconnected_not_desynchronise
 
 
 def queue_counters(daemon: DaemonProcess) -> dict:
-    return daemon.request("control", "status")["counters"]["queue"]
+    return daemon.counters("queue")
 
 
 def wait_for_counters(daemon: DaemonProcess, expected: dict, timeout: float = 5) -> dict:

@@ -114,6 +114,10 @@ class DaemonProcess:
         with SocketClient(self.socket(socket), timeout=10) as client:
             return client.request(command, parameters)
 
+    def counters(self, name: str) -> dict:
+        """The counters one plugin shows in the running daemon's status."""
+        return self.request("control", "status")["counters"][name]
+
     def terminate(self, timeout: float = 10) -> tuple[int, str, str, float]:
         """SIGTERM; returns (exit code, stdout, stderr, seconds taken)."""
         began = time.monotonic()

@@ -136,7 +136,7 @@ def alerted(api, daemon):
         send_event(daemon.socket("queue"), "1", "/var/log/syslog", NOISE)
 
     def analysed():
-        counters = daemon.request("control", "status")["counters"]["analysis"]
+        counters = daemon.counters("analysis")
         return counters["received"] >= 10 and counters["alerts"] >= 8
     assert wait_for(analysed)
 
@@ -235,7 +235,7 @@ def test_restart_answers_then_restarts_and_history_survives(api, daemon, alerted
     """Last in this module: the daemon restarts (same process, configuration from disk). One
     more alert, not read through the API before the restart, is flushed when the daemon stops."""
     send_event(daemon.socket("queue"), "1", "/var/log/auth.log", FAILED.replace("203.0.113.9", "203.0.113.10"))
-    assert wait_for(lambda: daemon.request("control", "status")["counters"]["analysis"]["alerts"] == 9)
+    assert wait_for(lambda: daemon.counters("analysis")["alerts"] == 9)
     before = daemon.request("control", "status")
     reply = api.put("/manager/restart")
     assert reply.status_code == 202, reply.text

@@ -219,7 +219,7 @@ def _manager_stats_scenarios(api: Api, daemon: AgentsDaemon) -> dict:
         send_event(daemon.socket("queue"), "1", "/var/log/auth.log",
                    "Nov 26 16:21:11 web01 sshd[311]: Failed password for root from 203.0.113.7 port 22 ssh2")
     deadline = time.monotonic() + 10
-    while daemon.request("control", "status")["counters"]["analysis"]["alerts"] < 3 and time.monotonic() < deadline:
+    while daemon.counters("analysis")["alerts"] < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     reader = api.user_with_policy(["manager:read"], ["*:*:*"])
     config = daemon.home / "etc" / "wazuhd.yaml"

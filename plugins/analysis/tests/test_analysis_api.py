@@ -309,14 +309,14 @@ def put_text(client: httpx.Client, path: str, text: str) -> httpx.Response:
 
 
 def received(daemon: Daemon) -> int:
-    return daemon.request("control", "status")["counters"]["analysis"]["received"]
+    return daemon.counters("analysis")["received"]
 
 
 def reload_under_load(client: httpx.Client, daemon: Daemon, reloads: int) -> int:
     """Events flow through the queue socket while the ruleset is reloaded ``reloads`` times;
     every event sent is counted as received by the analysis. Returns how many were sent."""
     before = received(daemon)
-    status = daemon.request("control", "status")["counters"]["analysis"]["reloads"]
+    status = daemon.counters("analysis")["reloads"]
     sent, stop = [0], threading.Event()
 
     def flood():
@@ -340,7 +340,7 @@ def reload_under_load(client: httpx.Client, daemon: Daemon, reloads: int) -> int
         thread.join()
     assert wait_for(lambda: received(daemon) - before == sent[0], timeout=60), \
         (received(daemon) - before, sent[0])
-    assert daemon.request("control", "status")["counters"]["analysis"]["reloads"] == status + reloads
+    assert daemon.counters("analysis")["reloads"] == status + reloads
     return sent[0]
 
 

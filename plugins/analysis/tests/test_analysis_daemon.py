@@ -47,7 +47,7 @@ def test_events_become_alerts_with_correlation(daemon):
     assert first["full_log"] == FAILED
     text = (daemon.home / "logs" / "alerts" / "alerts.log").read_text()
     assert "Rule: 190110 (level 10) -> 'sshd: brute force" in text
-    counters = daemon.request("control", "status")["counters"]["analysis"]
+    counters = daemon.counters("analysis")
     assert counters["received"] == 8 and counters["alerts"] == 8 and counters["written"] == 8
 
 
@@ -129,7 +129,7 @@ def test_broken_configured_ruleset_is_named_and_the_daemon_goes_on(tmp_path):
             in consumer["error"]
         # Events are still taken off the queue (counted by the fallback consumer).
         send_event(daemon.socket("queue"), "1", "x", "hello")
-        assert wait_for(lambda: daemon.request("control", "status")["counters"]["events"]
+        assert wait_for(lambda: daemon.counters("events")
                         .get("1") == 1)
     finally:
         daemon.kill()

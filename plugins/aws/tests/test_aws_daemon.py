@@ -104,7 +104,7 @@ aws:
         assert login["decoder"]["name"] == "wazuhd-json"
 
         def counters():
-            return daemon.request("control", "status")["counters"]["aws"]
+            return daemon.counters("aws")
         failing = "aws-s3:no-such-bucket-here:cloudtrail"
         assert wait_for(lambda: counters()[failing]["errors"] >= 1, timeout=20)
         status = counters()

@@ -265,7 +265,7 @@ def test_daemon_turns_blobs_into_alerts(azurite, tmp_path):
         name = f"azure-storage:{DEV_ACCOUNT}/{container}"
 
         def counters():
-            return daemon.request("control", "status")["counters"]["azure"][name]
+            return daemon.counters("azure")[name]
 
         # The run ends (checkpoint, counters) just after the analysis got its events.
         assert wait_for(lambda: counters()["last_success_at"] is not None, timeout=10)

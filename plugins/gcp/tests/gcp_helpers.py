@@ -194,7 +194,7 @@ def alerts(home: Path) -> list[dict]:
 
 
 def gcp_counters(daemon: DaemonProcess) -> dict:
-    return daemon.request("control", "status")["counters"]["gcp"]
+    return daemon.counters("gcp")
 
 
 def daemon_with(home: Path, gcp_yaml: str, env: dict) -> DaemonProcess:

@@ -223,7 +223,7 @@ def wait_for(predicate, timeout=15):
 
 
 def mitre_counters(daemon) -> dict:
-    return daemon.request("control", "status")["counters"]["mitre"]
+    return daemon.counters("mitre")
 
 
 def test_alert_enrichment_in_the_daemon(daemon, admin):

@@ -90,7 +90,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def scan_count(daemon: ApiDaemon) -> int:
-    return daemon.request("control", "status")["counters"]["syscheck"]["scans"]
+    return daemon.counters("syscheck")["scans"]
 
 
 PASSWORD = "Sysch3ck!Passw0rd"

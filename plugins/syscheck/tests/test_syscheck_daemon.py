@@ -104,7 +104,7 @@ def test_cli_show_and_errors(daemon, trees):
 
 
 def test_counters_in_status(daemon):
-    counters = daemon.request("control", "status")["counters"]["syscheck"]
+    counters = daemon.counters("syscheck")
     assert counters["scans"] >= 3 and counters["entries"] == 4  # app.conf, added.txt, live.txt, tool
     assert counters["watches"] == 1 and counters["events"] >= 8
 
