@@ -28,7 +28,7 @@ import botocore.exceptions
 import trio
 
 from wazuhd import collect
-from wazuhd.collect import CollectError, Run, Source
+from wazuhd.collect import CollectError, Run
 from wazuhd_aws import events as shaping
 from wazuhd_aws import formats
 from wazuhd_aws.session import Access, aws_errors, describe_aws_error, error_code
@@ -121,16 +121,11 @@ def start_day(only_logs_after: str | None) -> date:
     return datetime.now(timezone.utc).date()
 
 
-class S3Source(Source):
+class S3Source(shaping.AwsSource):
     """One bucket of one log type; checkpoints per listing prefix."""
 
-    location = shaping.LOCATION
-
     def __init__(self, options: BucketOptions):
-        self.options = options
-        self.name = options.source_name
-        self.interval = options.interval
-        self.discard = shaping.Discard(options.discard_field, options.discard_regex)
+        super().__init__(options)
         self.log_type = LOG_TYPES[options.type]
         self.account_alias = options.aws_account_alias
 

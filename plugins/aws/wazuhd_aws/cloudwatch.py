@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import botocore.exceptions
 import trio
 
-from wazuhd.collect import CollectError, Run, Source
+from wazuhd.collect import CollectError, Run
 from wazuhd_aws import events as shaping
 from wazuhd_aws.buckets import start_day
 from wazuhd_aws.session import Access, available_regions, describe_aws_error, error_code
@@ -51,14 +51,8 @@ def _ms(day) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
 
 
-class CloudWatchSource(Source):
-    location = shaping.LOCATION
-
-    def __init__(self, options: CloudWatchOptions):
-        self.options = options
-        self.name = options.source_name
-        self.interval = options.interval
-        self.discard = shaping.Discard(options.discard_field, options.discard_regex)
+class CloudWatchSource(shaping.AwsSource):
+    """CloudWatch Logs groups of the configured regions; checkpoints per stream."""
 
     async def collect(self, run: Run) -> None:
         regions = self.options.regions or available_regions("logs")

@@ -19,6 +19,7 @@ import re
 from datetime import datetime, timezone
 from typing import Iterator
 
+from wazuhd.collect import Source
 from wazuhd.sockets import DEFAULT_MAX_FRAME
 
 #: The event location Wazuh's aws module uses; Wazuh's rules do not depend on it.
@@ -143,3 +144,17 @@ class Discard:
 
 def encode(event: dict) -> str:
     return json.dumps(event, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+class AwsSource(Source):
+    """What every AWS source shares: its options (a dataclass with ``source_name``,
+    ``interval``, ``discard_field``, ``discard_regex``), Wazuh's location and the
+    discard filter."""
+
+    location = LOCATION
+
+    def __init__(self, options):
+        self.options = options
+        self.name = options.source_name
+        self.interval = options.interval
+        self.discard = Discard(options.discard_field, options.discard_regex)

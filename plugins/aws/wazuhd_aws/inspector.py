@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 import trio
 
-from wazuhd.collect import CollectError, Run, Source
+from wazuhd.collect import CollectError, Run
 from wazuhd_aws import events as shaping
 from wazuhd_aws.buckets import start_day
 from wazuhd_aws.session import Access, available_regions, aws_errors, describe_aws_error
@@ -56,14 +56,8 @@ def finding_event(finding: dict) -> dict:
     return {"integration": "aws", "aws": record}
 
 
-class InspectorSource(Source):
-    location = shaping.LOCATION
-
-    def __init__(self, options: InspectorOptions):
-        self.options = options
-        self.name = options.source_name
-        self.interval = options.interval
-        self.discard = shaping.Discard(options.discard_field, options.discard_regex)
+class InspectorSource(shaping.AwsSource):
+    """Inspector v2 findings of the configured regions; checkpoints per region."""
 
     async def collect(self, run: Run) -> None:
         for region in self.options.regions or available_regions("inspector2"):

@@ -23,7 +23,7 @@ from urllib.parse import unquote_plus
 import botocore.exceptions
 import trio
 
-from wazuhd.collect import CollectError, Run, Source
+from wazuhd.collect import CollectError, Run
 from wazuhd_aws import events as shaping
 from wazuhd_aws import formats
 from wazuhd_aws.session import Access, describe_aws_error, error_code
@@ -98,14 +98,9 @@ def objects_of(body: str) -> list[tuple[str, str]] | None:
     return None
 
 
-class SqsSource(Source):
-    location = shaping.LOCATION
-
-    def __init__(self, options: SqsOptions):
-        self.options = options
-        self.name = options.source_name
-        self.interval = options.interval
-        self.discard = shaping.Discard(options.discard_field, options.discard_regex)
+class SqsSource(shaping.AwsSource):
+    """What an SQS queue announces (S3 objects, Security Lake, Security Hub findings); a
+    message is deleted once its records are queued."""
 
     async def collect(self, run: Run) -> None:
         access, region = self.options.access, self.options.region
