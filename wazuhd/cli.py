@@ -37,10 +37,12 @@ class CliCommand:
     run: Callable[[argparse.Namespace], int]
 
 
-def _home_parent() -> argparse.ArgumentParser:
+def home_parent(help: str = "wazuhd home") -> argparse.ArgumentParser:
+    """The ``--home`` option as a parent parser. Every ``wazuhd`` subcommand has it; a
+    plugin's nested subcommands (``wazuhd mitre show``) take ``parents=[home_parent()]``."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
-                        help="wazuhd home (default: $WAZUHD_HOME, else ./var/wazuhd)")
+                        help=f"{help} (default: $WAZUHD_HOME, else ./var/wazuhd)")
     return parent
 
 
@@ -209,7 +211,7 @@ def build_parser(plugin_host: PluginHost) -> argparse.ArgumentParser:
     parser.add_argument("--home", metavar="DIR", default=None,
                         help="wazuhd home (default: $WAZUHD_HOME, else ./var/wazuhd)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    parent = _home_parent()
+    parent = home_parent()
     seen: set[str] = set()
     commands = [("core", command) for command in HOST_COMMANDS]
     commands += plugin_host.collect("wazuhd_cli_commands")

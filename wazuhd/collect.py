@@ -43,6 +43,7 @@ from typing import Iterable, TextIO
 
 import trio
 
+from wazuhd.cli import home_parent
 from wazuhd.daemon import QUEUE_SOCKET, Service
 from wazuhd.events import Event
 from wazuhd.home import Home, write_atomic
@@ -467,11 +468,8 @@ def standalone_parent(*, checkpoints: bool = True) -> argparse.ArgumentParser:
     ``--state FILE``. A top-level command already has ``--home``: use
     :func:`add_standalone_arguments` there. A source whose position lives elsewhere
     (Pub/Sub acknowledgements) passes ``checkpoints=False``: no ``--state``."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
-                        help="send to the daemon running on this home"
-                             + (", and keep checkpoints in its store" if checkpoints else "")
-                             + " (default: $WAZUHD_HOME, else ./var/wazuhd)")
+    parent = home_parent("send to the daemon running on this home"
+                         + (", and keep checkpoints in its store" if checkpoints else ""))
     add_standalone_arguments(parent, checkpoints=checkpoints)
     return parent
 

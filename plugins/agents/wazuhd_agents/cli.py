@@ -13,7 +13,7 @@ from pathlib import Path
 
 import trio
 
-from wazuhd.cli import CliCommand
+from wazuhd.cli import CliCommand, home_parent
 from wazuhd.errors import WazuhException
 from wazuhd.home import Home
 from wazuhd.rbac import RbacContext
@@ -33,8 +33,7 @@ def _open(args) -> tuple[Store, db.Registry]:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    home = argparse.ArgumentParser(add_help=False)
-    home.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help="wazuhd home")
+    home = home_parent()
     sub = parser.add_subparsers(dest="action", required=True)
     add_parser = sub.add_parser
     sub.add_parser = lambda *a, **k: add_parser(*a, parents=[home], **k)

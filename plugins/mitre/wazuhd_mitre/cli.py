@@ -9,31 +9,24 @@ is written.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 
 from wazuhd import daemon
+from wazuhd.cli import home_parent
 from wazuhd.config import ConfigError
 from wazuhd.home import Home
 from wazuhd_mitre import core, importer, sources
 
 
-def _home_option() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
-                        help="wazuhd home (default: $WAZUHD_HOME, else ./var/wazuhd)")
-    return parent
-
-
 def configure_mitre(parser) -> None:
     sub = parser.add_subparsers(dest="mitre_command", metavar="ACTION", required=True)
-    show = sub.add_parser("show", parents=[_home_option()], help="an ATT&CK object (T1110, TA0006, G0016, S0002, M1036 or a STIX id) "
+    show = sub.add_parser("show", parents=[home_parent()], help="an ATT&CK object (T1110, TA0006, G0016, S0002, M1036 or a STIX id) "
                                        "and its relations")
     show.add_argument("id")
     show.add_argument("--json", action="store_true", help="print the API's item as JSON")
-    imp = sub.add_parser("import", parents=[_home_option()], help="load an enterprise-attack.json STIX bundle into the home's store")
+    imp = sub.add_parser("import", parents=[home_parent()], help="load an enterprise-attack.json STIX bundle into the home's store")
     what = imp.add_mutually_exclusive_group(required=True)
     what.add_argument("file", nargs="?", help="the STIX bundle (pins the home to it)")
     what.add_argument("--default", action="store_true",

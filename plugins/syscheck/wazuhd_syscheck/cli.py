@@ -5,7 +5,6 @@ a daemon)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sqlite3
@@ -15,7 +14,7 @@ import time
 import trio
 
 from wazuhd import daemon
-from wazuhd.cli import CliCommand
+from wazuhd.cli import CliCommand, home_parent
 from wazuhd.collect import StdoutSink
 from wazuhd.config import ConfigError
 from wazuhd.home import Home
@@ -29,16 +28,9 @@ from wazuhd_syscheck.options import Settings
 SCAN_TIMEOUT = 24 * 3600.0
 
 
-def _home_option() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
-                        help="wazuhd home (default: $WAZUHD_HOME, else ./var/wazuhd)")
-    return parent
-
-
 def configure(parser) -> None:
     sub = parser.add_subparsers(dest="syscheck_command", metavar="ACTION", required=True)
-    scan = sub.add_parser("scan", parents=[_home_option()],
+    scan = sub.add_parser("scan", parents=[home_parent()],
                           help="scan now (the running daemon does it) and print what changed")
     scan.add_argument("--dir", action="append", dest="directories", metavar="D",
                       help="scan only this monitored directory (or a directory below one); repeatable")
@@ -46,7 +38,7 @@ def configure(parser) -> None:
     scan.add_argument("--stdout", action="store_true",
                       help="no daemon: scan in this process against the home's baseline and print "
                            "each event (one JSON message a line); the report goes to stderr")
-    show = sub.add_parser("show", parents=[_home_option()], help="what the baseline holds about a file")
+    show = sub.add_parser("show", parents=[home_parent()], help="what the baseline holds about a file")
     show.add_argument("path")
     show.add_argument("--json", action="store_true", help="print the baseline row as JSON")
 
