@@ -43,10 +43,12 @@ from typing import Iterable, TextIO
 
 import trio
 
+from wazuhd import config
 from wazuhd.cli import home_parent
 from wazuhd.daemon import QUEUE_SOCKET, Service
 from wazuhd.events import Event
 from wazuhd.home import Home, write_atomic
+from wazuhd.sockets import DEFAULT_MAX_FRAME
 from wazuhd.store import Database, Migration, Store
 
 log = logging.getLogger("wazuhd.collect")
@@ -530,12 +532,11 @@ async def _run_standalone(source: Source, args: argparse.Namespace, stream: Text
 
 
 def _max_frame(home: Home) -> int:
-    from wazuhd.sockets import DEFAULT_MAX_FRAME
+    """``sockets.max_frame`` of the home's config: the longest event its daemon takes."""
     try:
-        import yaml
-        config = yaml.safe_load(home.config_file.read_text()) or {}
-        return int(config.get("sockets", {}).get("max_frame", DEFAULT_MAX_FRAME))
-    except (OSError, ValueError, AttributeError, TypeError):
+        sockets = config.read_raw(home.config_file).get("sockets") or {}
+        return int(sockets.get("max_frame", DEFAULT_MAX_FRAME))
+    except (config.ConfigError, AttributeError, TypeError, ValueError):
         return DEFAULT_MAX_FRAME
 
 
